@@ -1,0 +1,86 @@
+// Package message holds the small, serializable values that travel between the
+// gateway, the workflows and the activities: an inbound message as the bot sees
+// it, and a reply to send. They go into Temporal history, so they carry no media
+// bytes and nothing the workflow does not need.
+package message
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Kind says what an inbound message is.
+type Kind string
+
+// The kinds the bot tells apart.
+const (
+	KindText        Kind = "text"
+	KindCommand     Kind = "command"
+	KindVoice       Kind = "voice"
+	KindAudio       Kind = "audio"
+	KindImage       Kind = "image"
+	KindDocument    Kind = "document"
+	KindSticker     Kind = "sticker"
+	KindVideo       Kind = "video"
+	KindLocation    Kind = "location"
+	KindContact     Kind = "contact"
+	KindPoll        Kind = "poll"
+	KindUnsupported Kind = "unsupported"
+)
+
+// Inbound is one message the bot should answer.
+type Inbound struct {
+	Account    string    // the bot's account (gateway) that received it; names the gateway task queue
+	ID         string    // WhatsApp message ID
+	Chat       string    // chat JID (user or group), without device
+	Sender     string    // sender JID, phone form when known
+	ChatHash   string    // keyed hash of Chat, safe for logs, IDs and search attributes
+	SenderHash string    // keyed hash of Sender
+	IsGroup    bool      // group chat
+	Kind       Kind      // what it is
+	Text       string    // text, or a media caption
+	QuotedID   string    // ID of the message this one replies to, if any
+	QuotedText string    // text of the quoted message, trimmed
+	Media      *Media    // descriptor of attached media, if any (never bytes)
+	Timestamp  time.Time // when WhatsApp says it was sent
+}
+
+// Media describes attached media well enough to download it later.
+type Media struct {
+	Mimetype      string
+	FileName      string
+	Size          uint64
+	Seconds       uint32
+	PTT           bool // a voice note
+	URL           string
+	DirectPath    string
+	MediaKey      []byte
+	FileSHA256    []byte
+	FileEncSHA256 []byte
+}
+
+// MaxTextLen bounds the text the bot takes from one message; WhatsApp allows
+// about 65k characters, the LLM does not need more.
+const MaxTextLen = 16 << 10
+
+// Reply is one message the bot sends.
+type Reply struct {
+	Account  string // gateway account to send through
+	Chat     string // chat JID
+	ID       string // WhatsApp message ID, fixed before the first attempt
+	Text     string
+	QuotedID string // message to quote, if any
+	Quoted   string // sender JID of the quoted message (groups)
+}
+
+// ReplyID derives the WhatsApp message ID of the n-th reply to an inbound
+// message. It is a pure function of its inputs, so every retry of a send (and
+// every replay of the workflow) uses the same ID, and WhatsApp plus our own
+// outbound record treat a repeated send as the same message. The shape
+// ("3EB0" + 18 upper-case hex digits) is the one whatsmeow generates.
+func ReplyID(account, inboundID string, n int) string {
+	sum := sha256.Sum256([]byte("wabot-reply\x00" + account + "\x00" + inboundID + "\x00" + string(rune('0'+n))))
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(sum[:9]))
+}
