@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
-	tlog "go.temporal.io/sdk/log"
 	waLog "go.mau.fi/whatsmeow/util/log"
+	tlog "go.temporal.io/sdk/log"
 )
 
 // Temporal adapts logger for the Temporal SDK (clients and workers).
@@ -32,6 +32,7 @@ func (l waLogger) log(level slog.Level, msg string, args []any) {
 func (l waLogger) Warnf(msg string, args ...any)  { l.log(slog.LevelWarn, msg, args) }
 func (l waLogger) Errorf(msg string, args ...any) { l.log(slog.LevelError, msg, args) }
 func (l waLogger) Infof(msg string, args ...any)  { l.log(slog.LevelInfo, msg, args) }
+
 // Debugf maps whatsmeow's chatty debug output below slog's Debug.
 func (l waLogger) Debugf(msg string, args ...any) { l.log(slog.LevelDebug-2, msg, args) }
 func (l waLogger) Sub(module string) waLog.Logger {

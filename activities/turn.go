@@ -1,0 +1,184 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/wabot/wabot/internal/errcode"
+	"github.com/wabot/wabot/internal/llm"
+	"github.com/wabot/wabot/internal/message"
+	"github.com/wabot/wabot/internal/store"
+)
+
+// Admission is the outcome of Admit.
+type Admission struct {
+	Answer bool   // false: record only, send nothing
+	Reason string // why not, for the workflow's result
+}
+
+// Admit records the inbound message and decides whether the bot answers it.
+func (a *Activities) Admit(ctx context.Context, in message.Inbound) (Admission, error) {
+	if in.Account == "" || in.Chat == "" || in.ID == "" {
+		return Admission{}, temporal.NewNonRetryableApplicationError("inbound message lacks account, chat or id", string(errcode.InvalidArgument), nil)
+	}
+	kind := "dm"
+	if in.IsGroup {
+		kind = "group"
+	}
+	now := a.now()
+	err := a.store.InTx(ctx, func(pgtx pgx.Tx) error {
+		tx := a.store.WithTx(pgtx)
+		if err := tx.EnsureChat(ctx, in.Account, in.Chat, kind); err != nil {
+			return err
+		}
+		return tx.SaveMessage(ctx, store.Message{
+			Account: in.Account, ChatJID: in.Chat, MessageID: in.ID, Role: "user", SenderJID: in.Sender,
+			Kind: string(in.Kind), Body: in.Text, CreatedAt: now, ExpiresAt: now.Add(a.cfg.Retention),
+		})
+	})
+	if err != nil {
+		return Admission{}, err
+	}
+	return Admission{Answer: true}, nil
+}
+
+// TurnResult is the LLM's answer to one message.
+type TurnResult struct {
+	Text             string
+	Model            string
+	PromptTokens     int
+	CompletionTokens int
+	MemoryEntries    int // how many memory entries went into the prompt
+}
+
+// heartbeatEvery is how often a waiting LLM call tells Temporal it is alive.
+const heartbeatEvery = time.Second
+
+// LLMTurn answers one inbound text with the chat's memory as context.
+func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResult, error) {
+	mem, err := a.store.LoadMemory(ctx, in.Account, in.Chat, a.cfg.MemoryTokens)
+	if err != nil {
+		return TurnResult{}, err
+	}
+	msgs := make([]llm.Message, 0, len(mem)+1)
+	for _, m := range mem {
+		if m.MessageID == in.ID { // a retried turn whose record already landed
+			continue
+		}
+		msgs = append(msgs, llm.Message{Role: m.Role, Content: m.Content})
+	}
+	msgs = append(msgs, llm.Message{Role: "user", Content: userContent(in)})
+
+	stop := heartbeat(ctx)
+	resp, err := a.llm.Chat(ctx, llm.ChatRequest{System: a.cfg.SystemPrompt, Messages: msgs, User: in.SenderHash})
+	stop()
+	if err != nil {
+		return TurnResult{}, a.classify(ctx, in, err)
+	}
+	return TurnResult{
+		Text: resp.Text, Model: resp.Model, PromptTokens: resp.PromptTokens,
+		CompletionTokens: resp.CompletionTokens, MemoryEntries: len(msgs) - 1,
+	}, nil
+}
+
+// userContent is the user turn as the LLM sees it.
+func userContent(in message.Inbound) string {
+	text := strings.TrimSpace(in.Text)
+	if in.QuotedText != "" {
+		return "(replying to: " + in.QuotedText + ")\n" + text
+	}
+	return text
+}
+
+// classify turns an LLM error into a Temporal error whose type is a stable
+// code: retryable ones honour Retry-After, the others fail the activity at once.
+func (a *Activities) classify(ctx context.Context, in message.Inbound, err error) error {
+	llmErr, ok := errors.AsType[*llm.Error](err)
+	if !ok {
+		return err // context cancellation and the like: let Temporal retry
+	}
+	a.logger.WarnContext(ctx, "llm call failed",
+		slog.String("code", string(llmErr.Code)), slog.Int("status", llmErr.Status),
+		slog.Bool("retryable", llmErr.Retryable), slog.String("chat_hash", in.ChatHash),
+		slog.Int("attempt", int(activity.GetInfo(ctx).Attempt)), slog.Any("error", err))
+	if !llmErr.Retryable {
+		return temporal.NewNonRetryableApplicationError("llm call failed", string(llmErr.Code), err)
+	}
+	return temporal.NewApplicationErrorWithOptions("llm call failed", string(llmErr.Code), temporal.ApplicationErrorOptions{
+		Cause: err, NextRetryDelay: llmErr.RetryAfter,
+	})
+}
+
+// heartbeat records heartbeats until stop is called, so a worker that dies
+// mid-call is noticed within the heartbeat timeout.
+func heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// RecordInput is what RecordTurn keeps after a reply went out.
+type RecordInput struct {
+	Inbound message.Inbound
+	Reply   message.Reply
+	Turn    TurnResult
+	Code    errcode.Code // non-empty when the reply is an error message
+}
+
+// RecordTurn stores the reply, the conversation memory and the usage. It is
+// idempotent: every write is keyed by message IDs.
+func (a *Activities) RecordTurn(ctx context.Context, in RecordInput) error {
+	now := a.now()
+	expires := now.Add(a.cfg.Retention)
+	return a.store.InTx(ctx, func(pgtx pgx.Tx) error {
+		tx := a.store.WithTx(pgtx)
+		if err := tx.SaveMessage(ctx, store.Message{
+			Account: in.Reply.Account, ChatJID: in.Reply.Chat, MessageID: in.Reply.ID, Role: "assistant",
+			Kind: string(message.KindText), Body: in.Reply.Text, CreatedAt: now, ExpiresAt: expires,
+		}); err != nil {
+			return err
+		}
+		entries := []store.MemoryEntry{{MessageID: in.Inbound.ID, Role: "user", Content: userContent(in.Inbound), Tokens: estimateTokens(userContent(in.Inbound)), CreatedAt: in.Inbound.Timestamp}}
+		if in.Code == "" {
+			entries = append(entries, store.MemoryEntry{MessageID: in.Reply.ID, Role: "assistant", Content: in.Reply.Text, Tokens: estimateTokens(in.Reply.Text), CreatedAt: now})
+		}
+		if err := tx.AppendMemory(ctx, in.Inbound.Account, in.Inbound.Chat, expires, entries...); err != nil {
+			return err
+		}
+		if in.Turn.Model == "" {
+			return nil
+		}
+		return tx.RecordUsage(ctx, store.Usage{
+			Account: in.Inbound.Account, ChatJID: in.Inbound.Chat, SenderJID: in.Inbound.Sender, MessageID: in.Inbound.ID,
+			Model: in.Turn.Model, PromptTokens: in.Turn.PromptTokens, CompletionTokens: in.Turn.CompletionTokens,
+			CreatedAt: now, ExpiresAt: expires,
+		})
+	})
+}
+
+// estimateTokens approximates a text's token count (about four bytes a token
+// for English; a bound, not a bill: billing uses the API's usage figures).
+func estimateTokens(s string) int { return len(s)/4 + 1 }

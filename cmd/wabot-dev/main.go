@@ -1,0 +1,98 @@
+// Command wabot-dev runs the whole bot on one machine for a newcomer: an
+// embedded Temporal server (SQLite) with its Web UI, migrations, the worker,
+// a local chat page standing in for WhatsApp (and WhatsApp itself when
+// WHATSAPP_ENABLED=true), and — when no OpenAI key or base URL is set — the
+// offline OpenAI stand-in the tests use. `wabot-dev temporal` runs the
+// embedded Temporal server alone (end-to-end tests use it).
+//
+// The embedded server adds ~150 MB to a binary, so only this dev binary
+// carries it; production uses `wabot` against a Temporal cluster.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/wabot/wabot/internal/devtemporal"
+	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/workflows"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wabot-dev:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "temporal" {
+		return runTemporal(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] != "up" {
+		return fmt.Errorf("usage: wabot-dev [up] | wabot-dev temporal [flags]")
+	}
+	return runAll(ctx, stdout, stderr)
+}
+
+// runTemporal runs the embedded Temporal server alone. It prints one line
+// "temporal ready <frontend address>" on stdout when it accepts calls.
+func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("temporal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 7233, "frontend gRPC port (the next 4 ports are used too)")
+	uiPort := fs.Int("ui-port", 8233, "Web UI port; -1 disables the UI")
+	dataDir := fs.String("data-dir", "", "directory of the SQLite file; empty = in memory")
+	logLevel := fs.String("log-level", "warn", "log level")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := logging.New(stderr, logging.Config{Format: "auto", Level: level})
+	srv, err := devtemporal.Start(ctx, logger, devtemporal.Config{
+		DataDir: *dataDir, FrontendPort: *port, UIPort: *uiPort, SearchAttributes: workflows.SearchAttributes(),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "temporal ready", srv.FrontendAddress(), srv.UIAddress())
+	<-ctx.Done()
+	return srv.Stop()
+}
+
+// devDataDir is where `make dev` keeps Temporal's SQLite file.
+func devDataDir() (string, error) {
+	dir := os.Getenv("WABOT_DEV_DATA_DIR")
+	if dir == "" {
+		dir = ".data"
+	}
+	dir = filepath.Join(dir, "temporal")
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+func portOf(addr string, fallback int) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fallback
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return fallback
+	}
+	return n
+}

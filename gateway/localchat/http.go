@@ -1,0 +1,88 @@
+package localchat
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+//go:embed page.html
+var page embed.FS
+
+// maxBody bounds an API request body.
+const maxBody = 64 << 10
+
+// Status is what the page shows in its banner.
+type Status struct {
+	Banner string `json:"banner,omitempty"` // e.g. that the LLM is the offline stand-in
+	UIURL  string `json:"ui_url,omitempty"` // the Temporal Web UI
+}
+
+// Handler serves the page and the JSON API:
+//
+//	POST /api/send      {"from":"15550100","name":"Ann","text":"hello","id":"optional"} → {"id":"…"}
+//	GET  /api/messages?chat=15550100&after=0&wait=10s → {"messages":[…],"typing":false}
+//	GET  /api/status    → {"banner":"…","ui_url":"…"}
+func (t *Transport) Handler(status Status) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /", http.FileServerFS(page))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, page, "page.html")
+	})
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, status)
+	})
+	mux.HandleFunc("POST /api/send", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			From string `json:"from"`
+			Name string `json:"name"`
+			Text string `json:"text"`
+			ID   string `json:"id"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON with from and text"})
+			return
+		}
+		id, err := t.Receive(r.Context(), Incoming{From: req.From, PushName: req.Name, Text: req.Text, ID: req.ID})
+		switch {
+		case errors.Is(err, ErrNotAccepted):
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"id": id, "error": err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
+		}
+	})
+	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
+		chat := r.URL.Query().Get("chat")
+		after, _ := strconv.Atoi(r.URL.Query().Get("after"))
+		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+		wait = min(wait, 30*time.Second)
+		changed := t.Changed()
+		msgs, typing := t.Messages(chat, after)
+		if len(msgs) == 0 && wait > 0 { // long poll
+			timer := time.NewTimer(wait)
+			defer timer.Stop()
+			select {
+			case <-changed:
+			case <-timer.C:
+			case <-r.Context().Done():
+			}
+			msgs, typing = t.Messages(chat, after)
+		}
+		if msgs == nil {
+			msgs = []ChatMessage{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "typing": typing})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,238 @@
+// Package localchat is a WhatsApp stand-in for a browser: a page where a
+// person chats with the bot as a simulated WhatsApp user, and a small JSON API
+// for tests and benchmarks. Messages typed on the page become real
+// *events.Message values fed to the gateway's handler, and the bot's replies
+// arrive through the gateway.Client interface, exactly as with WhatsApp.
+package localchat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wabot/wabot/gateway"
+)
+
+// BotJID is the bot's own JID on the local transport.
+var BotJID = types.NewJID("10000000000", types.DefaultUserServer)
+
+// Direction of a chat message.
+const (
+	In  = "in"  // user → bot
+	Out = "out" // bot → user
+)
+
+// ChatMessage is one line of a chat as the page shows it.
+type ChatMessage struct {
+	Seq       int       `json:"seq"`
+	ID        string    `json:"id"`
+	Direction string    `json:"direction"`
+	Text      string    `json:"text"`
+	QuotedID  string    `json:"quoted_id,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// Sent is one raw SendMessage call, duplicates included.
+type Sent struct {
+	To   types.JID
+	ID   string
+	Text string
+	At   time.Time
+}
+
+// Transport is the local chat transport. It implements gateway.Client.
+type Transport struct {
+	mu      sync.Mutex
+	handler func(evt any) bool
+	seq     int
+	chats   map[string][]ChatMessage // by user JID
+	ids     map[string]bool          // message IDs already in a chat (WhatsApp shows a repeated ID once)
+	typing  map[string]bool
+	sent    []Sent
+	waiters []chan struct{}
+	nextID  int
+	now     func() time.Time
+	sendErr error // the next SendMessage fails with it, once (fault injection)
+}
+
+var _ gateway.Client = (*Transport)(nil)
+
+// New returns a Transport. now may be nil (time.Now).
+func New(now func() time.Time) *Transport {
+	if now == nil {
+		now = time.Now
+	}
+	return &Transport{chats: map[string][]ChatMessage{}, ids: map[string]bool{}, typing: map[string]bool{}, now: now}
+}
+
+// SetHandler sets the event handler (gateway.Gateway.HandleEvent).
+func (t *Transport) SetHandler(h func(evt any) bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.handler = h
+}
+
+// ErrNotAccepted means the gateway did not acknowledge the message: the
+// caller should retry it with the same ID, as WhatsApp would redeliver it.
+var ErrNotAccepted = errors.New("localchat: message not accepted; retry it")
+
+// Incoming is a message typed by a local user.
+type Incoming struct {
+	From     string // phone number, digits (with or without +)
+	PushName string
+	Text     string
+	ID       string // optional; a retry must reuse the ID of the first try
+}
+
+// Receive feeds a user's message to the gateway as a WhatsApp message and
+// returns its ID. It fails with ErrNotAccepted when the gateway did not ack.
+func (t *Transport) Receive(ctx context.Context, in Incoming) (string, error) {
+	user := strings.TrimPrefix(strings.TrimSpace(in.From), "+")
+	if user == "" || strings.Trim(user, "0123456789") != "" || len(user) > 15 {
+		return "", fmt.Errorf("localchat: %q is not a phone number (digits only)", in.From)
+	}
+	if strings.TrimSpace(in.Text) == "" {
+		return "", errors.New("localchat: empty message")
+	}
+	jid := types.NewJID(user, types.DefaultUserServer)
+	t.mu.Lock()
+	h := t.handler
+	id := in.ID
+	if id == "" {
+		t.nextID++
+		id = fmt.Sprintf("LOCAL%012X%04X", t.now().UnixNano()&0xFFFFFFFFFFFF, t.nextID&0xFFFF)
+	}
+	t.mu.Unlock()
+	if h == nil {
+		return "", errors.New("localchat: no gateway attached")
+	}
+	evt := &events.Message{
+		Info: types.MessageInfo{
+			MessageSource: types.MessageSource{Chat: jid, Sender: jid},
+			ID:            id, PushName: in.PushName, Timestamp: t.now(), Type: "text",
+		},
+		Message: &waE2E.Message{Conversation: proto.String(in.Text)},
+	}
+	evt.RawMessage = evt.Message
+	if !h(evt) {
+		return id, ErrNotAccepted
+	}
+	t.appendLine(jid.String(), ChatMessage{ID: id, Direction: In, Text: in.Text, At: evt.Info.Timestamp})
+	return id, nil
+}
+
+func (t *Transport) appendLine(chat string, m ChatMessage) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := m.Direction + "/" + m.ID
+	if t.ids[key] {
+		return
+	}
+	t.ids[key] = true
+	t.seq++
+	m.Seq = t.seq
+	t.chats[chat] = append(t.chats[chat], m)
+	for _, w := range t.waiters {
+		close(w)
+	}
+	t.waiters = nil
+}
+
+// Messages returns a chat's lines after seq, and whether the bot is typing.
+func (t *Transport) Messages(user string, after int) ([]ChatMessage, bool) {
+	chat := types.NewJID(strings.TrimPrefix(user, "+"), types.DefaultUserServer).String()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []ChatMessage
+	for _, m := range t.chats[chat] {
+		if m.Seq > after {
+			out = append(out, m)
+		}
+	}
+	return out, t.typing[chat]
+}
+
+// Changed returns a channel closed at the next new chat line.
+func (t *Transport) Changed() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ch := make(chan struct{})
+	t.waiters = append(t.waiters, ch)
+	return ch
+}
+
+// SentMessages returns every SendMessage call so far, duplicates included.
+func (t *Transport) SentMessages() []Sent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Sent(nil), t.sent...)
+}
+
+// FailNextSend makes the next SendMessage fail with err (fault injection).
+func (t *Transport) FailNextSend(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sendErr = err
+}
+
+// SendMessage implements gateway.Client.
+func (t *Transport) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Message, extra ...whatsmeow.SendRequestExtra) (whatsmeow.SendResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return whatsmeow.SendResponse{}, err
+	}
+	id := ""
+	if len(extra) > 0 {
+		id = extra[0].ID
+	}
+	t.mu.Lock()
+	if err := t.sendErr; err != nil {
+		t.sendErr = nil
+		t.mu.Unlock()
+		return whatsmeow.SendResponse{}, err
+	}
+	if id == "" {
+		t.nextID++
+		id = fmt.Sprintf("3EB0LOCAL%013X", t.nextID)
+	}
+	now := t.now()
+	text := msg.GetConversation()
+	quoted := ""
+	if et := msg.GetExtendedTextMessage(); et != nil {
+		text, quoted = et.GetText(), et.GetContextInfo().GetStanzaID()
+	}
+	t.sent = append(t.sent, Sent{To: to, ID: id, Text: text, At: now})
+	delete(t.typing, to.String())
+	t.mu.Unlock()
+	t.appendLine(to.String(), ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, At: now})
+	return whatsmeow.SendResponse{ID: id, Timestamp: now}, nil
+}
+
+// SendChatPresence implements gateway.Client: the page shows "typing…".
+func (t *Transport) SendChatPresence(_ context.Context, jid types.JID, state types.ChatPresence, _ types.ChatPresenceMedia) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.typing[jid.String()] = state == types.ChatPresenceComposing
+	return nil
+}
+
+// MarkRead implements gateway.Client.
+func (t *Transport) MarkRead(context.Context, []types.MessageID, time.Time, types.JID, types.JID, ...types.ReceiptType) error {
+	return nil
+}
+
+// Download implements gateway.Client. The local page sends no media yet.
+func (t *Transport) Download(context.Context, whatsmeow.DownloadableMessage) ([]byte, error) {
+	return nil, whatsmeow.ErrNoURLPresent
+}
+
+// IsConnected implements gateway.Client.
+func (t *Transport) IsConnected() bool { return true }

@@ -1,0 +1,79 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabot/wabot/internal/config"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load(nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:7233", cfg.Temporal.Address)
+	require.Equal(t, "wabot-ai", cfg.Temporal.TaskQueue)
+	require.Equal(t, 10*time.Minute, cfg.Gateway.ChatIdleTimeout)
+	require.False(t, cfg.WhatsApp.Enabled)
+}
+
+func TestEveryBadVariableIsNamedAtOnce(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load([]string{
+		"OPENAI_MAX_TOKENS=lots",
+		"LOG_FORMAT=xml",
+		"DATABASE_URL=mysql://root:hunter2@db/wabot",
+		"GATEWAY_CHAT_IDLE_TIMEOUT=soon",
+		"WHATSAPP_ENABLED=maybe",
+		"TEMPORAL_ADDRESS=no-port",
+		"TEMPORAL_TASK_QUEUE=bad queue",
+	})
+	require.Error(t, err)
+	var cfgErr *config.Error
+	require.True(t, errors.As(err, &cfgErr))
+	msg := err.Error()
+	for _, name := range []string{"OPENAI_MAX_TOKENS", "LOG_FORMAT", "DATABASE_URL", "GATEWAY_CHAT_IDLE_TIMEOUT",
+		"WHATSAPP_ENABLED", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE"} {
+		require.Contains(t, msg, name)
+	}
+	require.NotContains(t, msg, "hunter2", "a bad URL's password must not be echoed")
+	require.Equal(t, 1, strings.Count(msg, "invalid configuration"))
+}
+
+func TestPrintMasksSecrets(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load([]string{
+		"OPENAI_API_KEY=sk-test-abcdef123456",
+		"DATABASE_URL=postgres://wabot:hunter2@127.0.0.1:5432/wabot",
+		"TEMPORAL_API_KEY=tk-secret",
+	})
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, cfg.Print(&buf))
+	out := buf.String()
+	for _, s := range []string{"sk-test-abcdef123456", "hunter2", "tk-secret"} {
+		require.NotContains(t, out, s)
+	}
+	require.Contains(t, out, "********")
+	require.Contains(t, out, "127.0.0.1:7233")
+}
+
+func TestVariablesListsEveryKey(t *testing.T) {
+	t.Parallel()
+	vars, err := config.Variables()
+	require.NoError(t, err)
+	keys := map[string]string{}
+	for _, v := range vars {
+		keys[v.Key] = v.DefaultValue
+	}
+	for _, k := range []string{"DATABASE_URL", "REDIS_URL", "TEMPORAL_ADDRESS", "OPENAI_API_KEY", "OPENAI_MODEL",
+		"BOT_MEMORY_TOKENS", "WHATSAPP_ENABLED", "LOG_HASH_KEY", "ADMIN_ADDR"} {
+		require.Contains(t, keys, k)
+	}
+	require.Equal(t, "wabot-ai", keys["TEMPORAL_TASK_QUEUE"])
+}

@@ -1,0 +1,5 @@
+DROP TABLE outbound;
+DROP TABLE usage;
+DROP TABLE memory;
+DROP TABLE messages;
+DROP TABLE chats;

@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/errcode"
+	"github.com/wabot/wabot/internal/message"
+)
+
+// MessageResult is what a MessageWorkflow leaves behind for operators.
+type MessageResult struct {
+	ReplyID string       `json:",omitempty"` // the reply sent, if any
+	Code    errcode.Code `json:",omitempty"` // why the reply is an error message, if it is
+	Skipped string       `json:",omitempty"` // why nothing was sent, if nothing was
+}
+
+// MessageWorkflow is the life of one inbound message: admit → LLM turn →
+// send → record. Errors the user should hear about become a friendly reply
+// with a stable code; the workflow fails only if the reply cannot be sent.
+func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
+	var a *activities.Activities
+	logger := workflow.GetLogger(ctx)
+	storeCtx := workflow.WithActivityOptions(ctx, storeOptions)
+
+	var adm activities.Admission
+	if err := workflow.ExecuteActivity(storeCtx, a.Admit, in).Get(ctx, &adm); err != nil {
+		return MessageResult{}, err
+	}
+	if !adm.Answer {
+		return MessageResult{Skipped: adm.Reason}, setOutcome(ctx, "skipped")
+	}
+
+	gwCtx := workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account))
+	// Typing indicator: fire and forget; its failure never delays the reply.
+	workflow.ExecuteActivity(workflow.WithActivityOptions(gwCtx, presenceOptions), ActivityPresence, in.Account, in.Chat, true)
+
+	var turn activities.TurnResult
+	var code errcode.Code
+	text := ""
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, llmOptions), a.LLMTurn, in).Get(ctx, &turn); err != nil {
+		code = codeOf(err)
+		text = errcode.UserMessage(code)
+		logger.Warn("llm turn failed; replying with an error code", "code", string(code), "error", err)
+	} else {
+		text = turn.Text
+	}
+
+	reply := message.Reply{Account: in.Account, Chat: in.Chat, ID: message.ReplyID(in.Account, in.ID, 0), Text: text}
+	if in.IsGroup {
+		reply.QuotedID, reply.Quoted = in.ID, in.Sender
+	}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(gwCtx, sendOptions), ActivitySend, reply).Get(ctx, nil); err != nil {
+		_ = setOutcome(ctx, "send_failed")
+		return MessageResult{}, err
+	}
+
+	rec := activities.RecordInput{Inbound: in, Reply: reply, Turn: turn, Code: code}
+	if err := workflow.ExecuteActivity(storeCtx, a.RecordTurn, rec).Get(ctx, nil); err != nil {
+		return MessageResult{ReplyID: reply.ID, Code: code}, err
+	}
+	outcome := "ok"
+	if code != "" {
+		outcome = string(code)
+	}
+	return MessageResult{ReplyID: reply.ID, Code: code}, setOutcome(ctx, outcome)
+}
+
+// codeOf finds the stable code of an activity failure: the ApplicationError
+// type when it is one of ours, LLM_UNAVAILABLE when retries or time ran out.
+func codeOf(err error) errcode.Code {
+	if appErr, ok := errors.AsType[*temporal.ApplicationError](err); ok && errcode.Known(errcode.Code(appErr.Type())) {
+		return errcode.Code(appErr.Type())
+	}
+	if _, ok := errors.AsType[*temporal.TimeoutError](err); ok {
+		return errcode.LLMUnavailable
+	}
+	return errcode.Internal
+}
+
+func setOutcome(ctx workflow.Context, outcome string) error {
+	return workflow.UpsertTypedSearchAttributes(ctx, SAOutcome.ValueSet(outcome))
+}

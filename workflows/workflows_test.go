@@ -1,0 +1,180 @@
+package workflows_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/errcode"
+	"github.com/wabot/wabot/internal/message"
+	"github.com/wabot/wabot/workflows"
+)
+
+// sendLog records what the fake gateway activity sent.
+type sendLog struct {
+	mu      sync.Mutex
+	replies []message.Reply
+}
+
+func (s *sendLog) send(_ context.Context, r message.Reply) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replies = append(s.replies, r)
+	return nil
+}
+
+func (s *sendLog) texts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.replies))
+	for i, r := range s.replies {
+		out[i] = r.Text
+	}
+	return out
+}
+
+// setup returns a test environment with the workflows registered, the store
+// activities mocked as successes, the LLM echoing, and a recording Send.
+func setup(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sendLog) {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.ChatWorkflow)
+	env.RegisterWorkflow(workflows.MessageWorkflow)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	log := &sendLog{}
+	env.RegisterActivityWithOptions(log.send, activity.RegisterOptions{Name: workflows.ActivitySend})
+	env.RegisterActivityWithOptions(func(context.Context, string, string, bool) error { return nil },
+		activity.RegisterOptions{Name: workflows.ActivityPresence})
+	env.OnActivity(a.Admit, mock.Anything, mock.Anything).Return(activities.Admission{Answer: true}, nil).Maybe()
+	env.OnActivity(a.RecordTurn, mock.Anything, mock.Anything).Return(nil).Maybe()
+	return env, log
+}
+
+func inbound(id, text string) message.Inbound {
+	return message.Inbound{Account: "acct", ID: id, Chat: "15550100@s.whatsapp.net", ChatHash: "h1", Kind: message.KindText, Text: text}
+}
+
+func echo(_ context.Context, in message.Inbound) (activities.TurnResult, error) {
+	return activities.TurnResult{Text: "re: " + in.Text, Model: "m"}, nil
+}
+
+func TestMessageWorkflowReplies(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	var a *activities.Activities
+	env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(echo)
+	env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "hello"))
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.MessageResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, []string{"re: hello"}, log.texts())
+	require.Equal(t, message.ReplyID("acct", "M1", 0), res.ReplyID)
+	require.Equal(t, res.ReplyID, log.replies[0].ID)
+	require.Empty(t, res.Code)
+}
+
+func TestMessageWorkflowErrorCodes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		err  error
+		want errcode.Code
+	}{
+		{"rejected", temporal.NewNonRetryableApplicationError("bad request", string(errcode.LLMRejected), nil), errcode.LLMRejected},
+		{"refused", temporal.NewNonRetryableApplicationError("refused", string(errcode.LLMRefused), nil), errcode.LLMRefused},
+		{"unknown", temporal.NewNonRetryableApplicationError("boom", "SOMETHING_ELSE", nil), errcode.Internal},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, log := setup(t)
+			var a *activities.Activities
+			env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(activities.TurnResult{}, tc.err)
+			env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "hello"))
+			require.NoError(t, env.GetWorkflowError())
+			var res workflows.MessageResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			require.Equal(t, tc.want, res.Code)
+			require.Equal(t, []string{errcode.UserMessage(tc.want)}, log.texts())
+		})
+	}
+}
+
+func TestMessageWorkflowRetriesUnavailableLLM(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	var a *activities.Activities
+	calls := 0
+	env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(func(ctx context.Context, in message.Inbound) (activities.TurnResult, error) {
+		calls++
+		if calls < 3 {
+			return activities.TurnResult{}, temporal.NewApplicationError("503", string(errcode.LLMUnavailable))
+		}
+		return echo(ctx, in)
+	})
+	env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "hi"))
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, 3, calls)
+	require.Equal(t, []string{"re: hi"}, log.texts())
+}
+
+func TestMessageWorkflowGivesUpWithCode(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	var a *activities.Activities
+	env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(activities.TurnResult{},
+		temporal.NewApplicationError("503", string(errcode.LLMUnavailable)))
+	env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "hi"))
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{errcode.UserMessage(errcode.LLMUnavailable)}, log.texts())
+}
+
+func TestChatWorkflowKeepsOrderAndSkipsDuplicates(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	var a *activities.Activities
+	env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(echo)
+	for i, m := range []message.Inbound{inbound("M1", "one"), inbound("M2", "two"), inbound("M1", "one"), inbound("M3", "three")} {
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalInbound, m) }, time.Duration(i)*time.Millisecond)
+	}
+	// A redelivery long after the first was handled.
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalInbound, inbound("M2", "two")) }, time.Minute)
+	env.ExecuteWorkflow(workflows.ChatWorkflow, workflows.ChatInput{Account: "acct", ChatHash: "h1", IdleTimeout: 5 * time.Minute})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"re: one", "re: two", "re: three"}, log.texts())
+}
+
+func TestChatWorkflowEndsWhenIdle(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	env.ExecuteWorkflow(workflows.ChatWorkflow, workflows.ChatInput{Account: "acct", ChatHash: "h1", IdleTimeout: time.Minute})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Empty(t, log.texts())
+}
+
+func TestChatWorkflowHandlesCarriedOverMessages(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	var a *activities.Activities
+	env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(echo)
+	env.ExecuteWorkflow(workflows.ChatWorkflow, workflows.ChatInput{
+		Account: "acct", ChatHash: "h1", IdleTimeout: time.Minute,
+		Pending: []message.Inbound{inbound("M5", "five"), inbound("M4", "four")},
+		Seen:    []string{"M4"},
+	})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"re: five"}, log.texts())
+}
