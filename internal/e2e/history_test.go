@@ -54,4 +54,3 @@ func moduleRoot(t *testing.T) string {
 	require.NoError(t, err)
 	return filepath.Dir(filepath.Dir(dir)) // internal/e2e → module root
 }
-
