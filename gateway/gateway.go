@@ -101,7 +101,7 @@ func (g *Gateway) HandleEvent(evt any) bool {
 	return true
 }
 
-// HandleMessage handles one message and reports whether it may be acknowledged.
+// handleMessage handles one message and reports whether it may be acknowledged.
 func (g *Gateway) handleMessage(ctx context.Context, evt *events.Message) bool {
 	if evt.Message == nil && evt.RawMessage != nil {
 		evt = evt.UnwrapRaw()

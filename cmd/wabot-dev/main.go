@@ -82,7 +82,7 @@ func devDataDir() (string, error) {
 		dir = ".data"
 	}
 	dir = filepath.Join(dir, "temporal")
-	return dir, os.MkdirAll(dir, 0o700)
+	return dir, os.MkdirAll(dir, 0o700) //nolint:gosec // G703: the operator chooses this directory
 }
 
 func portOf(addr string, fallback int) int {

@@ -98,9 +98,13 @@ func runMigrate(ctx context.Context, cfg config.Config, args []string, out io.Wr
 }
 
 func runAdmin(_ context.Context, cfg config.Config, args []string, out io.Writer) error {
-	if len(args) == 2 && args[0] == "hash" {
-		fmt.Fprintln(out, logging.NewHasher(cfg.Log.HashKey).Hash(args[1]))
-		return nil
+	if len(args) != 2 || args[0] != "hash" {
+		return fmt.Errorf("%w: admin hash <number-or-jid>", errUsage)
 	}
-	return fmt.Errorf("%w: admin hash <number-or-jid>", errUsage)
+	for _, id := range args[1:] {
+		if _, err := fmt.Fprintln(out, logging.NewHasher(cfg.Log.HashKey).Hash(id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -102,7 +102,7 @@ func DialTemporal(ctx context.Context, logger *slog.Logger, cfg config.Temporal)
 
 // Serve runs an HTTP server on addr until ctx ends, then shuts it down gracefully.
 func Serve(ctx context.Context, logger *slog.Logger, name, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for %s on %s: %w", name, addr, err)
 	}

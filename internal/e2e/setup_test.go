@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -144,15 +143,6 @@ func (h *harness) countRuns(id string) int {
 	})
 	require.NoError(h.t, err)
 	return len(resp.GetExecutions())
-}
-
-func contains(ss []string, sub string) bool {
-	for _, s := range ss {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // lastChatText is the text of the last message of a chat completion request.

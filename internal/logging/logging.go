@@ -55,7 +55,7 @@ func newBase(w io.Writer, cfg Config) slog.Handler {
 	}
 	if format == "text" {
 		_, noColor := os.LookupEnv("NO_COLOR")
-		return tint.NewHandler(w, &tint.Options{Level: cfg.Level, TimeFormat: time.TimeOnly, NoColor: noColor})
+		return tint.NewTextHandler(w, &tint.Options{Level: cfg.Level, TimeFormat: time.TimeOnly, NoColor: noColor})
 	}
 	return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.Level})
 }

@@ -7,6 +7,7 @@ package message
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -81,6 +82,6 @@ type Reply struct {
 // outbound record treat a repeated send as the same message. The shape
 // ("3EB0" + 18 upper-case hex digits) is the one whatsmeow generates.
 func ReplyID(account, inboundID string, n int) string {
-	sum := sha256.Sum256([]byte("wabot-reply\x00" + account + "\x00" + inboundID + "\x00" + string(rune('0'+n))))
+	sum := sha256.Sum256([]byte("wabot-reply\x00" + account + "\x00" + inboundID + "\x00" + strconv.Itoa(n)))
 	return "3EB0" + strings.ToUpper(hex.EncodeToString(sum[:9]))
 }

@@ -102,7 +102,7 @@ func EnsureDatabase(ctx context.Context, dbURL string) error {
 	if err != nil {
 		return redact(fmt.Errorf("connecting to the %s database: %w", maintenanceDB, err), pw)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 
 	var exists bool
 	if err := conn.QueryRow(ctx, sqlDatabaseExists, name).Scan(&exists); err != nil {

@@ -134,7 +134,7 @@ func ensureTemplate(ctx context.Context, base string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("connecting to %s: %w", redactURL(base), err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 
 	// Fast path: the template exists only once it is complete (it is built
 	// under another name and renamed at the end).
@@ -204,7 +204,7 @@ func adminExec(ctx context.Context, base, stmt string) error {
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", redactURL(base), err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 	_, err = conn.Exec(ctx, stmt)
 	return err
 }

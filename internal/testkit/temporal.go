@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -96,7 +97,7 @@ func binary(name string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(os.TempDir(), "wabot-test-bin", name)
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
+	cmd := exec.CommandContext(context.Background(), "go", "build", "-o", out, "./cmd/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -133,7 +134,7 @@ func startTemporal() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command(bin, "temporal", "--port", strconv.Itoa(port), "--ui-port", "-1")
+	cmd := exec.CommandContext(context.Background(), bin, "temporal", "--port", strconv.Itoa(port), "--ui-port", "-1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -163,8 +164,9 @@ func startTemporal() (string, error) {
 
 // freePortBlock finds n consecutive free loopback ports.
 func freePortBlock(n int) (int, error) {
+	var lc net.ListenConfig
 	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, err
 		}
@@ -175,7 +177,7 @@ func freePortBlock(n int) (int, error) {
 		}
 		ok := true
 		for p := base; p < base+n && ok; p++ {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			l, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
 				ok = false
 				continue
