@@ -67,6 +67,11 @@ func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResul
 	if err != nil {
 		return TurnResult{}, err
 	}
+	// The budget may cut a turn in half: never start the context with the
+	// bot's answer to a question the model cannot see.
+	for len(mem) > 0 && mem[0].Role != "user" {
+		mem = mem[1:]
+	}
 	msgs := make([]llm.Message, 0, len(mem)+1)
 	for _, m := range mem {
 		if m.MessageID == in.ID { // a retried turn whose record already landed
