@@ -88,6 +88,13 @@ func (a *MediaActivities) FetchMedia(ctx context.Context, req message.FetchReque
 		return message.FetchedMedia{}, err
 	}
 	data, err := a.client.Download(ctx, dl)
+	if int64(len(data)) > limit { // whatsmeow returns the bytes with a length-mismatch warning
+		return message.FetchedMedia{}, nonRetryable(errcode.FileTooLarge, "downloaded media over the limit", nil)
+	}
+	if errors.Is(err, whatsmeow.ErrFileLengthMismatch) && len(data) > 0 {
+		a.logger.InfoContext(ctx, "media length differs from the declared one", slog.String("message_id", req.MessageID))
+		err = nil
+	}
 	if err != nil {
 		return message.FetchedMedia{}, a.downloadError(ctx, req, err)
 	}
@@ -121,7 +128,7 @@ func (a *MediaActivities) downloadError(ctx context.Context, req message.FetchRe
 		code = errcode.MediaExpired
 	case errors.Is(err, whatsmeow.ErrInvalidMediaHMAC), errors.Is(err, whatsmeow.ErrInvalidMediaEncSHA256),
 		errors.Is(err, whatsmeow.ErrInvalidMediaSHA256), errors.Is(err, whatsmeow.ErrTooShortFile),
-		errors.Is(err, whatsmeow.ErrFileLengthMismatch):
+		errors.Is(err, whatsmeow.ErrFileLengthMismatch), strings.Contains(err.Error(), "failed to decrypt file"):
 		code = errcode.MediaCorrupt
 	}
 	a.logger.WarnContext(ctx, "media download failed", slog.String("chat_hash", a.hasher.Hash(req.Chat)),
@@ -139,7 +146,10 @@ func (a *MediaActivities) downloadError(ctx context.Context, req message.FetchRe
 // downloadable rebuilds the WhatsApp message part whatsmeow downloads: its
 // proto type tells whatsmeow the media type (and so the decryption keys).
 func downloadable(kind message.Kind, m message.Media) (whatsmeow.DownloadableMessage, error) {
-	length := proto.Uint64(m.Size)
+	var length *uint64 // unknown: whatsmeow then skips its length check
+	if m.Size > 0 {
+		length = proto.Uint64(m.Size)
+	}
 	switch kind {
 	case message.KindVoice, message.KindAudio:
 		return &waE2E.AudioMessage{URL: &m.URL, DirectPath: &m.DirectPath, MediaKey: m.MediaKey,
