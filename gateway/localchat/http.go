@@ -40,8 +40,8 @@ func (t *Transport) Handler(status Status) http.Handler {
 	})
 	mux.HandleFunc("POST /api/send", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			From string `json:"from"`
-			Name string `json:"name"`
+			From  string `json:"from"`
+			Name  string `json:"name"`
 			Text  string `json:"text"`
 			ID    string `json:"id"`
 			Media *struct {

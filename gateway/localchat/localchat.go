@@ -62,7 +62,7 @@ type Transport struct {
 	waiters []chan struct{}
 	nextID  int
 	now     func() time.Time
-	sendErr error // the next SendMessage fails with it, once (fault injection)
+	sendErr error             // the next SendMessage fails with it, once (fault injection)
 	media   map[string]stored // media by URL: uploads and user attachments
 }
 
