@@ -142,7 +142,7 @@ func (s *Store) SearchDocument(ctx context.Context, account, chatJID, messageID,
 func orQuery(q string) string {
 	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	if len(words) == 0 {
-		return "''"
+		return "" // an empty query: every chunk ranks the same
 	}
 	if len(words) > 64 {
 		words = words[:64]
