@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -122,8 +123,8 @@ type mediaRun struct {
 	sent string // ID of the last reply sent
 }
 
-// MediaWorkflowStep answers a media message or a media command. The
-// MessageWorkflow calls it after admission when mediaRoute says so.
+// mediaStep answers a media message or a media command. MessageWorkflow
+// calls it after admission when mediaRoute says so.
 func mediaStep(ctx workflow.Context, in message.Inbound, route string) (MessageResult, error) {
 	var m *activities.MediaActivities
 	r := &mediaRun{ctx: ctx, in: in}
@@ -162,7 +163,7 @@ func (r *mediaRun) finish(stepErr error) (MessageResult, error) {
 	ctx, logger := r.ctx, workflow.GetLogger(r.ctx)
 	code := errcode.Code("")
 	if stepErr != nil {
-		if _, isSend := sendFailure(stepErr); isSend {
+		if isSendFailure(stepErr) {
 			_ = setOutcome(ctx, "send_failed")
 			return MessageResult{}, stepErr
 		}
@@ -180,6 +181,7 @@ func (r *mediaRun) finish(stepErr error) (MessageResult, error) {
 	}
 	var a *activities.Activities
 	rec := activities.RecordInput{Inbound: r.in, Reply: reply, Turn: r.turn, Code: code}
+	rec.Inbound.Text = memoryText(r.in)
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, storeOptions), a.RecordTurn, rec).Get(ctx, nil); err != nil {
 		return MessageResult{ReplyID: reply.ID, Code: code}, err
 	}
@@ -190,6 +192,21 @@ func (r *mediaRun) finish(stepErr error) (MessageResult, error) {
 	return MessageResult{ReplyID: reply.ID, Code: code}, setOutcome(ctx, outcome)
 }
 
+// memoryText is how a media message is remembered in the conversation:
+// voice notes by their transcript, other media by a marker and the caption.
+func memoryText(in message.Inbound) string {
+	if in.Kind == message.KindVoice || in.Kind == message.KindAudio || in.Kind == message.KindText || in.Kind == message.KindCommand {
+		if strings.TrimSpace(in.Text) != "" {
+			return in.Text
+		}
+	}
+	marker := "[" + string(in.Kind) + "]"
+	if in.Media != nil && in.Media.FileName != "" {
+		marker = "[" + string(in.Kind) + ": " + in.Media.FileName + "]"
+	}
+	return strings.TrimSpace(marker + " " + in.Text)
+}
+
 // sendError marks a failure to deliver, which fails the workflow (as in
 // MessageWorkflow) instead of becoming an error reply.
 type sendError struct{ err error }
@@ -197,11 +214,9 @@ type sendError struct{ err error }
 func (e sendError) Error() string { return "sending reply: " + e.err.Error() }
 func (e sendError) Unwrap() error { return e.err }
 
-func sendFailure(err error) (error, bool) {
-	if se, ok := err.(sendError); ok { //nolint:errorlint // only ever returned unwrapped by sendText/sendMedia
-		return se.err, true
-	}
-	return nil, false
+func isSendFailure(err error) bool {
+	_, ok := errors.AsType[sendError](err)
+	return ok
 }
 
 // sendText sends a text reply numbered n.
