@@ -80,7 +80,7 @@ func nonRetryable(code errcode.Code, msg string, cause error) error {
 // (the declared length) and after the download, and stores it as a blob.
 func (a *MediaActivities) FetchMedia(ctx context.Context, req message.FetchRequest) (message.FetchedMedia, error) {
 	limit := a.limits.limit(req.Kind)
-	if int64(req.Media.Size) > limit {
+	if req.Media.Size > uint64(limit) { //nolint:gosec // G115: limits are positive
 		return message.FetchedMedia{}, nonRetryable(errcode.FileTooLarge, "declared media size over the limit", nil)
 	}
 	dl, err := downloadable(req.Kind, req.Media)

@@ -34,7 +34,7 @@ func New(logger *slog.Logger, base string) (*Root, error) {
 	if base == "" {
 		base = os.TempDir()
 	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
+	if err := os.MkdirAll(base, 0o750); err != nil {
 		return nil, fmt.Errorf("creating temp base %s: %w", base, err)
 	}
 	Sweep(logger, base)
