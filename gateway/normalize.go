@@ -54,6 +54,7 @@ func (g *Gateway) normalize(evt *events.Message) (message.Inbound, bool) {
 		quotedKind, quotedText, _ := classify(ci.GetQuotedMessage())
 		if quotedKind != "" {
 			in.QuotedText = clip(quotedText, maxQuotedLen)
+			in.QuotedKind = quotedKind
 		}
 	}
 	return in, true

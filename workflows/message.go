@@ -33,6 +33,9 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	if !adm.Answer {
 		return MessageResult{Skipped: adm.Reason}, setOutcome(ctx, "skipped")
 	}
+	if route := mediaRoute(in); route != "" { // voice, images, documents, media commands
+		return mediaStep(ctx, in, route)
+	}
 
 	gwCtx := workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account))
 	// Typing indicator: fire and forget; its failure never delays the reply.

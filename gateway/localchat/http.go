@@ -12,8 +12,9 @@ import (
 //go:embed page.html
 var page embed.FS
 
-// maxBody bounds an API request body.
-const maxBody = 64 << 10
+// maxBody bounds an API request body: an attachment (base64) fits, the
+// gateway's own size limits apply after.
+const maxBody = 40 << 20
 
 // Status is what the page shows in its banner.
 type Status struct {
@@ -23,7 +24,9 @@ type Status struct {
 
 // Handler serves the page and the JSON API:
 //
-//	POST /api/send      {"from":"15550100","name":"Ann","text":"hello","id":"optional"} → {"id":"…"}
+//	POST /api/send      {"from":"15550100","name":"Ann","text":"hello","id":"optional",
+//	                     "media":{"kind":"image|document|voice|audio","mime":"…","name":"a.pdf","data":"<base64>"}} → {"id":"…"}
+//	GET  /media/{n}     the bytes of an attachment or of media the bot sent
 //	GET  /api/messages?chat=15550100&after=0&wait=10s → {"messages":[…],"typing":false}
 //	GET  /api/status    → {"banner":"…","ui_url":"…"}
 func (t *Transport) Handler(status Status) http.Handler {
@@ -37,16 +40,27 @@ func (t *Transport) Handler(status Status) http.Handler {
 	})
 	mux.HandleFunc("POST /api/send", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
-			From string `json:"from"`
-			Name string `json:"name"`
-			Text string `json:"text"`
-			ID   string `json:"id"`
+			From  string `json:"from"`
+			Name  string `json:"name"`
+			Text  string `json:"text"`
+			ID    string `json:"id"`
+			Media *struct {
+				Kind    string `json:"kind"`
+				Mime    string `json:"mime"`
+				Name    string `json:"name"`
+				Data    []byte `json:"data"` // base64 in JSON
+				Seconds uint32 `json:"seconds"`
+			} `json:"media"`
 		}
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON with from and text"})
 			return
 		}
-		id, err := t.Receive(r.Context(), Incoming{From: req.From, PushName: req.Name, Text: req.Text, ID: req.ID})
+		in := Incoming{From: req.From, PushName: req.Name, Text: req.Text, ID: req.ID}
+		if m := req.Media; m != nil {
+			in.Media = &Attachment{Kind: m.Kind, Mime: m.Mime, FileName: m.Name, Data: m.Data, Seconds: m.Seconds}
+		}
+		id, err := t.Receive(r.Context(), in)
 		switch {
 		case errors.Is(err, ErrNotAccepted):
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"id": id, "error": err.Error()})
@@ -55,6 +69,16 @@ func (t *Transport) Handler(status Status) http.Handler {
 		default:
 			writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
 		}
+	})
+	mux.HandleFunc("GET /media/{n}", func(w http.ResponseWriter, r *http.Request) {
+		data, mime, ok := t.mediaBytes("/media/" + r.PathValue("n"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", mime)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(data)
 	})
 	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
 		chat := r.URL.Query().Get("chat")

@@ -17,7 +17,6 @@ import (
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/wabot/wabot/gateway"
 )
@@ -38,15 +37,17 @@ type ChatMessage struct {
 	Direction string    `json:"direction"`
 	Text      string    `json:"text"`
 	QuotedID  string    `json:"quoted_id,omitempty"`
+	Media     *Media    `json:"media,omitempty"`
 	At        time.Time `json:"at"`
 }
 
 // Sent is one raw SendMessage call, duplicates included.
 type Sent struct {
-	To   types.JID
-	ID   string
-	Text string
-	At   time.Time
+	To    types.JID
+	ID    string
+	Text  string // text, or an image's caption
+	Media *SentMedia
+	At    time.Time
 }
 
 // Transport is the local chat transport. It implements gateway.Client.
@@ -61,7 +62,8 @@ type Transport struct {
 	waiters []chan struct{}
 	nextID  int
 	now     func() time.Time
-	sendErr error // the next SendMessage fails with it, once (fault injection)
+	sendErr error             // the next SendMessage fails with it, once (fault injection)
+	media   map[string]stored // media by URL: uploads and user attachments
 }
 
 var _ gateway.Client = (*Transport)(nil)
@@ -71,7 +73,7 @@ func New(now func() time.Time) *Transport {
 	if now == nil {
 		now = time.Now
 	}
-	return &Transport{chats: map[string][]ChatMessage{}, ids: map[string]bool{}, typing: map[string]bool{}, now: now}
+	return &Transport{chats: map[string][]ChatMessage{}, ids: map[string]bool{}, typing: map[string]bool{}, media: map[string]stored{}, now: now}
 }
 
 // SetHandler sets the event handler (gateway.Gateway.HandleEvent).
@@ -89,8 +91,9 @@ var ErrNotAccepted = errors.New("localchat: message not accepted; retry it")
 type Incoming struct {
 	From     string // phone number, digits (with or without +)
 	PushName string
-	Text     string
+	Text     string // the text, or the caption of Media
 	ID       string // optional; a retry must reuse the ID of the first try
+	Media    *Attachment
 }
 
 // Receive feeds a user's message to the gateway as a WhatsApp message and
@@ -100,7 +103,7 @@ func (t *Transport) Receive(ctx context.Context, in Incoming) (string, error) {
 	if user == "" || strings.Trim(user, "0123456789") != "" || len(user) > 15 {
 		return "", fmt.Errorf("localchat: %q is not a phone number (digits only)", in.From)
 	}
-	if strings.TrimSpace(in.Text) == "" {
+	if strings.TrimSpace(in.Text) == "" && in.Media == nil {
 		return "", errors.New("localchat: empty message")
 	}
 	jid := types.NewJID(user, types.DefaultUserServer)
@@ -115,18 +118,26 @@ func (t *Transport) Receive(ctx context.Context, in Incoming) (string, error) {
 	if h == nil {
 		return "", errors.New("localchat: no gateway attached")
 	}
+	msg, line, err := t.incomingMessage(id, in)
+	if err != nil {
+		return "", err
+	}
 	evt := &events.Message{
 		Info: types.MessageInfo{
 			MessageSource: types.MessageSource{Chat: jid, Sender: jid},
 			ID:            id, PushName: in.PushName, Timestamp: t.now(), Type: "text",
 		},
-		Message: &waE2E.Message{Conversation: proto.String(in.Text)},
+		Message: msg,
+	}
+	if in.Media != nil {
+		evt.Info.Type = "media"
 	}
 	evt.RawMessage = evt.Message
 	if !h(evt) {
 		return id, ErrNotAccepted
 	}
-	t.appendLine(jid.String(), ChatMessage{ID: id, Direction: In, Text: in.Text, At: evt.Info.Timestamp})
+	line.At = evt.Info.Timestamp
+	t.appendLine(jid.String(), line)
 	return id, nil
 }
 
@@ -209,10 +220,14 @@ func (t *Transport) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Me
 	if et := msg.GetExtendedTextMessage(); et != nil {
 		text, quoted = et.GetText(), et.GetContextInfo().GetStanzaID()
 	}
-	t.sent = append(t.sent, Sent{To: to, ID: id, Text: text, At: now})
+	sm, info := t.outgoingMedia(msg)
+	if sm != nil {
+		text = sm.Caption
+	}
+	t.sent = append(t.sent, Sent{To: to, ID: id, Text: text, Media: sm, At: now})
 	delete(t.typing, to.String())
 	t.mu.Unlock()
-	t.appendLine(to.String(), ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, At: now})
+	t.appendLine(to.String(), ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, Media: info, At: now})
 	return whatsmeow.SendResponse{ID: id, Timestamp: now}, nil
 }
 
@@ -227,11 +242,6 @@ func (t *Transport) SendChatPresence(_ context.Context, jid types.JID, state typ
 // MarkRead implements gateway.Client.
 func (t *Transport) MarkRead(context.Context, []types.MessageID, time.Time, types.JID, types.JID, ...types.ReceiptType) error {
 	return nil
-}
-
-// Download implements gateway.Client. The local page sends no media yet.
-func (t *Transport) Download(context.Context, whatsmeow.DownloadableMessage) ([]byte, error) {
-	return nil, whatsmeow.ErrNoURLPresent
 }
 
 // IsConnected implements gateway.Client.

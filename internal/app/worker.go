@@ -9,6 +9,7 @@ import (
 	"github.com/wabot/wabot/activities"
 	"github.com/wabot/wabot/gateway"
 	"github.com/wabot/wabot/internal/llm"
+	"github.com/wabot/wabot/internal/tempdir"
 	"github.com/wabot/wabot/workflows"
 )
 
@@ -23,6 +24,15 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	tmp, err := tempdir.New(d.Logger, d.Config.Media.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	media, err := activities.NewMedia(d.Logger, d.Config.Media, d.Config.Bot, d.Store, lc, tmp, nil)
+	if err != nil {
+		_ = tmp.Close()
+		return nil, err
+	}
 	n := d.Config.Temporal.WorkerConcurrency
 	w := worker.New(d.Temporal, d.Config.Temporal.TaskQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize:      n,
@@ -32,7 +42,21 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	w.RegisterWorkflow(workflows.ChatWorkflow)
 	w.RegisterWorkflow(workflows.MessageWorkflow)
 	w.RegisterActivity(acts)
-	return w, nil
+	w.RegisterActivity(media)
+	return aiWorker{Worker: w, tmp: tmp}, nil
+}
+
+// aiWorker removes the process's media temp directory when it stops (on
+// SIGTERM, cmd/ stops the worker; a crash leaves it to the next start's sweep).
+type aiWorker struct {
+	worker.Worker
+	tmp *tempdir.Root
+}
+
+// Stop stops the worker, then removes the temp directory.
+func (w aiWorker) Stop() {
+	w.Worker.Stop()
+	_ = w.tmp.Close()
 }
 
 // StartAIWorker registers the search attributes if missing, then builds and
@@ -73,6 +97,9 @@ func StartGateway(d *Deps, account string, c gateway.Client, self gateway.Identi
 		MaxConcurrentActivityExecutionSize: d.Config.Temporal.WorkerConcurrency,
 	})
 	gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).Register(w)
+	gateway.NewMediaActivities(d.Logger, c, d.Store, d.Store, d.Hasher, gateway.MediaLimits{
+		Audio: d.Config.Media.MaxAudioBytes, Image: d.Config.Media.MaxImageBytes, Document: d.Config.Media.MaxDocumentBytes,
+	}).Register(w)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("starting gateway worker: %w", err)
 	}

@@ -33,6 +33,7 @@ type Config struct {
 	Temporal Temporal
 	OpenAI   llm.Config
 	Bot      activities.Config
+	Media    activities.MediaConfig
 	Gateway  Gateway
 	WhatsApp WhatsApp
 	HTTP     HTTP
@@ -111,6 +112,7 @@ func (c Config) validate() []error {
 	errs = append(errs, c.Log.Validate()...)
 	errs = append(errs, c.OpenAI.Validate()...)
 	errs = append(errs, c.Bot.Validate()...)
+	errs = append(errs, c.Media.Validate()...)
 	errs = append(errs, checkURL("DATABASE_URL", c.Database.URL.Reveal(), "postgres", "postgresql")...)
 	errs = append(errs, checkURL("REDIS_URL", c.Redis.URL.Reveal(), "redis", "rediss", "unix")...)
 	if c.WhatsApp.Enabled {

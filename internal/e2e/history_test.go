@@ -10,6 +10,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/wabot/wabot/gateway/localchat"
 	"github.com/wabot/wabot/workflows"
 )
 
@@ -28,7 +29,13 @@ func TestRecordHistories(t *testing.T) {
 	chatID := workflows.ChatWorkflowID(h.account, h.deps.Hasher.Hash(textEvent("", user, "").Info.Chat.String()))
 	h.waitChatSettled(user, 1)
 
-	for file, id := range map[string]string{"message_workflow.json": msgID, "chat_workflow.json": chatID} {
+	// A media message: an image with a caption (fetch on the gateway queue, vision on the AI queue).
+	const mediaUser = "4915100000010"
+	h.sendMedia(mediaUser, "E2EHIST000002", "what is this?",
+		&localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testImage(t, "png")})
+	mediaID := h.messageWorkflowID(mediaUser, "E2EHIST000002")
+
+	for file, id := range map[string]string{"message_workflow.json": msgID, "chat_workflow.json": chatID, "media_workflow.json": mediaID} {
 		hist := &historypb.History{}
 		it := h.deps.Temporal.GetWorkflowHistory(h.ctx, id, "", false, 0)
 		for it.HasNext() {

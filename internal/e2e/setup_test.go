@@ -37,6 +37,7 @@ type harness struct {
 	transport *localchat.Transport
 	gw        *app.Gateway
 	account   string
+	tmpBase   string // MEDIA_TEMP_DIR: the workers' scratch directories live under it
 }
 
 type options struct {
@@ -50,7 +51,9 @@ func setup(t *testing.T, opts options) *harness {
 	_, prefix := testkit.Redis(t)
 	fake := openaifake.New()
 	t.Cleanup(fake.Close)
+	tmpBase := t.TempDir()
 	env := []string{
+		"MEDIA_TEMP_DIR=" + tmpBase,
 		"DATABASE_URL=" + dsn,
 		"REDIS_URL=redis://127.0.0.1:6379/0",
 		"REDIS_KEY_PREFIX=" + prefix,
@@ -73,7 +76,7 @@ func setup(t *testing.T, opts options) *harness {
 		require.NoError(t, w.Start())
 		t.Cleanup(w.Stop)
 	}
-	h := &harness{t: t, ctx: ctx, cfg: cfg, env: env, deps: d, pool: pool, fake: fake, account: testkit.Name("acct")}
+	h := &harness{t: t, ctx: ctx, cfg: cfg, env: env, deps: d, pool: pool, fake: fake, account: testkit.Name("acct"), tmpBase: tmpBase}
 	h.transport = localchat.New(nil)
 	h.gw, err = app.StartGateway(d, h.account, h.transport, gateway.StaticIdentity{PN: localchat.BotJID})
 	require.NoError(t, err)

@@ -44,6 +44,7 @@ type Inbound struct {
 	Text       string    // text, or a media caption
 	QuotedID   string    // ID of the message this one replies to, if any
 	QuotedText string    // text of the quoted message, trimmed
+	QuotedKind Kind      // kind of the quoted message (a reply to a document asks about it)
 	Media      *Media    // descriptor of attached media, if any (never bytes)
 	Timestamp  time.Time // when WhatsApp says it was sent
 }
