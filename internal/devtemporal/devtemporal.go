@@ -38,6 +38,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -115,25 +116,26 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	var errs []error
 	if net.ParseIP(c.Host) == nil {
-		errs = append(errs, fmt.Errorf("Host: %q is not an IP address", c.Host))
+		errs = append(errs, fmt.Errorf("invalid Host %q: not an IP address", c.Host))
 	}
 	if c.FrontendPort < 1 || c.FrontendPort+portSpan-1 > 65535 {
-		errs = append(errs, fmt.Errorf("FrontendPort: %d is out of range 1..%d", c.FrontendPort, 65535-portSpan+1))
+		errs = append(errs, fmt.Errorf("invalid FrontendPort %d: out of range 1..%d", c.FrontendPort, 65535-portSpan+1))
 	}
 	switch {
 	case c.UIPort == UIDisabled:
 	case c.UIPort < 1 || c.UIPort > 65535:
-		errs = append(errs, fmt.Errorf("UIPort: %d is out of range 1..65535 (or -1 to disable the UI)", c.UIPort))
+		errs = append(errs, fmt.Errorf("invalid UIPort %d: out of range 1..65535 (or -1 to disable the UI)", c.UIPort))
 	case c.UIPort >= c.FrontendPort && c.UIPort < c.FrontendPort+portSpan:
-		errs = append(errs, fmt.Errorf("UIPort: %d collides with the server's ports %d..%d",
+		errs = append(errs, fmt.Errorf("invalid UIPort %d: collides with the server's ports %d..%d",
 			c.UIPort, c.FrontendPort, c.FrontendPort+portSpan-1))
 	}
-	for name, typ := range c.SearchAttributes {
+	for _, name := range slices.Sorted(maps.Keys(c.SearchAttributes)) {
+		typ := c.SearchAttributes[name]
 		if name == "" {
-			errs = append(errs, errors.New("SearchAttributes: empty attribute name"))
+			errs = append(errs, errors.New("invalid SearchAttributes: empty attribute name"))
 		}
 		if _, ok := enums.IndexedValueType_name[int32(typ)]; !ok || typ == enums.INDEXED_VALUE_TYPE_UNSPECIFIED {
-			errs = append(errs, fmt.Errorf("SearchAttributes: %q has invalid type %d", name, typ))
+			errs = append(errs, fmt.Errorf("invalid SearchAttributes: %q has invalid type %d", name, typ))
 		}
 	}
 	return errors.Join(errs...)
@@ -153,7 +155,7 @@ func Start(ctx context.Context, logger *slog.Logger, cfg Config) (*Server, error
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("invalid devtemporal config: %w", err)
+		return nil, fmt.Errorf("devtemporal config: %w", err)
 	}
 	started := time.Now()
 	s := &Server{logger: logger, cfg: cfg}
@@ -276,7 +278,8 @@ func (s *Server) checkPortsFree() error {
 		ports[s.cfg.UIPort] = "web UI"
 	}
 	var errs []error
-	for port, role := range ports {
+	for _, port := range slices.Sorted(maps.Keys(ports)) {
+		role := ports[port]
 		l, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(port)))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("port %d (%s) is not free: %w", port, role, err))

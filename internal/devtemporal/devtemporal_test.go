@@ -168,13 +168,13 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{name: "defaults", cfg: Config{}},
 		{name: "ui_disabled", cfg: Config{UIPort: UIDisabled}},
-		{name: "bad_host", cfg: Config{Host: "localhost"}, want: "Host:"},
-		{name: "frontend_too_high", cfg: Config{FrontendPort: 65534}, want: "FrontendPort:"},
-		{name: "ui_in_server_range", cfg: Config{FrontendPort: 7000, UIPort: 7003}, want: "UIPort:"},
+		{name: "bad_host", cfg: Config{Host: "localhost"}, want: "invalid Host"},
+		{name: "frontend_too_high", cfg: Config{FrontendPort: 65534}, want: "invalid FrontendPort"},
+		{name: "ui_in_server_range", cfg: Config{FrontendPort: 7000, UIPort: 7003}, want: "invalid UIPort"},
 		{
 			name: "bad_attribute_type",
 			cfg:  Config{SearchAttributes: map[string]enums.IndexedValueType{"X": enums.INDEXED_VALUE_TYPE_UNSPECIFIED}},
-			want: "SearchAttributes:",
+			want: "invalid SearchAttributes",
 		},
 	}
 	for _, tt := range tests {
