@@ -96,7 +96,9 @@ func modelRune(r rune) bool {
 
 func promptRune(r rune) bool { return r == '\n' || r >= ' ' && r != utf8.RuneError }
 
-func languageRune(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == ' ' }
+func languageRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' || r == ' '
+}
 
 func parseBool(s string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {

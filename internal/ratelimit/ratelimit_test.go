@@ -3,8 +3,8 @@ package ratelimit_test
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
