@@ -116,6 +116,7 @@ type Spec struct {
 	Aliases []string        // other names of the same command ("ask" for "gpt")
 	MinRole governance.Role // deny by default: "" means owner
 	Session bool            // needs an open admin session (/sudo)
+	LLM     bool            // ends in an LLM turn (!gpt), so the global limit applies
 	MinArgs int             // arguments after Name
 	MaxArgs int             // -1: any number
 	Usage   string          // "/role grant <number> <admin|operator>"

@@ -19,6 +19,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/logging"
 	"github.com/wabot/wabot/internal/secret"
@@ -33,6 +34,7 @@ type Config struct {
 	Temporal Temporal
 	OpenAI   llm.Config
 	Bot      activities.Config
+	Gov      governance.Config
 	Gateway  Gateway
 	WhatsApp WhatsApp
 	HTTP     HTTP
@@ -111,6 +113,7 @@ func (c Config) validate() []error {
 	errs = append(errs, c.Log.Validate()...)
 	errs = append(errs, c.OpenAI.Validate()...)
 	errs = append(errs, c.Bot.Validate()...)
+	errs = append(errs, c.Gov.Validate()...)
 	errs = append(errs, checkURL("DATABASE_URL", c.Database.URL.Reveal(), "postgres", "postgresql")...)
 	errs = append(errs, checkURL("REDIS_URL", c.Redis.URL.Reveal(), "redis", "rediss", "unix")...)
 	if c.WhatsApp.Enabled {
