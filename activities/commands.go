@@ -148,3 +148,12 @@ func (a *Activities) auditCommand(ctx context.Context, c *command.Call, outcome 
 		Actor: c.SenderHash, Action: "command." + strings.ReplaceAll(c.Spec.Name, " ", "_"), Outcome: outcome, Details: details,
 	})
 }
+
+// Commands lists the command table of a (nil before EnableGovernance), for
+// tests and documentation.
+func Commands(a *Activities) []*command.Spec {
+	if a.commands == nil {
+		return nil
+	}
+	return a.commands.Specs()
+}
