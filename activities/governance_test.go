@@ -72,7 +72,6 @@ func setup(t *testing.T, cfg governance.Config) *fixture {
 	return &fixture{acts: acts, gov: gov, log: log, hasher: h}
 }
 
-
 func (f *fixture) inbound(from, text string) message.Inbound {
 	jid := from + "@s.whatsapp.net"
 	kind := message.KindText
