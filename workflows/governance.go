@@ -58,9 +58,11 @@ func govern(ctx workflow.Context, in *message.Inbound, adm activities.Admission)
 			return MessageResult{}, true, err
 		}
 		storeCtx := workflow.WithActivityOptions(ctx, storeOptions)
-		if err := workflow.ExecuteActivity(storeCtx, a.Throttle, *in).Get(ctx, &adm); err != nil {
+		var next activities.Admission // fresh: decoding into adm would keep its omitted fields
+		if err := workflow.ExecuteActivity(storeCtx, a.Throttle, *in).Get(ctx, &next); err != nil {
 			return MessageResult{}, true, err
 		}
+		adm = next
 	}
 
 	if in.Kind != message.KindCommand || workflow.GetVersion(ctx, "commands", workflow.DefaultVersion, 1) < 1 {
