@@ -26,9 +26,13 @@ func TestRecordHistories(t *testing.T) {
 	msgID := h.messageWorkflowID(user, "E2EHIST000001")
 	h.waitClosed(msgID, waitReply)
 	chatID := workflows.ChatWorkflowID(h.account, h.deps.Hasher.Hash(textEvent("", user, "").Info.Chat.String()))
-	h.waitChatSettled(user, 1)
+	// A command message (governance branch of MessageWorkflow).
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHIST000002", user, "/help")))
+	cmdID := h.messageWorkflowID(user, "E2EHIST000002")
+	h.waitClosed(cmdID, waitReply)
+	h.waitChatSettled(user, 2)
 
-	for file, id := range map[string]string{"message_workflow.json": msgID, "chat_workflow.json": chatID} {
+	for file, id := range map[string]string{"message_workflow.json": msgID, "chat_workflow.json": chatID, "command_workflow.json": cmdID} {
 		hist := &historypb.History{}
 		it := h.deps.Temporal.GetWorkflowHistory(h.ctx, id, "", false, 0)
 		for it.HasNext() {
