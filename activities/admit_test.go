@@ -50,6 +50,14 @@ func TestCommands(t *testing.T) {
 		require.Equal(t, tc.askLLM, res.AskLLM, tc.name)
 		require.NotContains(t, res.Text, "sk-live", tc.name)
 	}
+	// Admin commands are refused in groups, even with a session.
+	in := f.inbound(adminNum, "/config list")
+	in.IsGroup, in.Chat = true, "120363000000000001@g.us"
+	res, err := f.acts.RunCommand(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, errcode.Forbidden, res.Code)
+	require.Contains(t, res.Text, "direct chat")
+
 	// Every secret attempt is in the audit log, without the value.
 	recs, err := f.log.Last(ctx, 100)
 	require.NoError(t, err)

@@ -100,10 +100,17 @@ func (a *Activities) RunCommand(ctx context.Context, in message.Inbound) (Comman
 		}
 		return refusal(spec.Name, code, ""), nil
 	}
+	if spec.Privileged() && in.IsGroup {
+		// Settings, lists and the audit log are not for a group's eyes.
+		if err := a.auditCommand(ctx, call, audit.OutcomeDenied, errcode.Forbidden); err != nil {
+			return CommandResult{}, err
+		}
+		return refusal(spec.Name, errcode.Forbidden, "Admin commands work only in a direct chat with me."), nil
+	}
 	res, err := a.runHandler(ctx, call)
-	var ce *errcode.Error
+	ce, isCoded := errors.AsType[*errcode.Error](err)
 	switch {
-	case errors.As(err, &ce):
+	case isCoded:
 		a.logger.InfoContext(ctx, "command failed", slog.String("command", spec.Name), slog.String("code", string(ce.Code)), slog.Any("error", err))
 		if spec.Privileged() {
 			if aerr := a.auditCommand(ctx, call, audit.OutcomeFailed, ce.Code); aerr != nil {
