@@ -29,5 +29,11 @@ func (a *Activities) turnSettings(ctx context.Context) (turnConfig, error) {
 	if lang := strings.TrimSpace(s.Language); lang != "" && !strings.EqualFold(lang, "auto") {
 		system += "\nAlways answer in " + lang + "."
 	}
-	return turnConfig{System: system, Model: s.Model, MaxTokens: s.MaxTokens, MemoryTokens: s.MemoryTokens}, nil
+	tc := turnConfig{System: system, MaxTokens: s.MaxTokens, MemoryTokens: s.MemoryTokens}
+	if s.IsStored("model") {
+		// Only an explicit setting overrides the client's choice (which
+		// picks OPENAI_VISION_MODEL for images).
+		tc.Model = s.Model
+	}
+	return tc, nil
 }

@@ -24,7 +24,15 @@ type Settings struct {
 	UserPerMinute   int    // 0 = unlimited
 	ChatPerMinute   int
 	GlobalPerMinute int
+
+	// Stored lists the keys set from chat or the CLI (the rest are the
+	// configured defaults), e.g. so the LLM client keeps choosing its vision
+	// model unless "model" was set explicitly.
+	Stored map[string]bool
 }
+
+// IsStored reports whether key was set from chat or the CLI.
+func (s Settings) IsStored(key string) bool { return s.Stored[key] }
 
 // setting is one key of the registry: how to validate a text value into its
 // canonical form, and how to read and write it on Settings.
@@ -198,6 +206,10 @@ func apply(s Settings, stored map[string]string) Settings {
 		}
 		if canon, err := r.parse(v); err == nil {
 			r.set(&s, canon)
+			if s.Stored == nil {
+				s.Stored = map[string]bool{}
+			}
+			s.Stored[r.key] = true
 		}
 	}
 	return s
