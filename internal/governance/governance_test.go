@@ -173,6 +173,33 @@ func TestRolesAndLists(t *testing.T) {
 	}
 }
 
+// TestSessionExpiresAndSlides: a session expires in Redis (here forced to
+// a millisecond), and each privileged use slides it back to the full TTL.
+func TestSessionExpiresAndSlides(t *testing.T) {
+	t.Parallel()
+	pool := testkit.Postgres(t)
+	rdb, prefix := testkit.Redis(t)
+	g, err := governance.New(governance.Config{Answer: governance.AnswerEveryone, SessionTTL: time.Hour}, governance.Settings{},
+		pool, audit.New(pool, nil), logging.NewHasher(secret.String{}), rdb, prefix)
+	require.NoError(t, err)
+	ctx := t.Context()
+	key := prefix + "sudo:m1"
+	require.NoError(t, g.OpenSession(ctx, "m1"))
+	require.NoError(t, rdb.Expire(ctx, key, time.Minute).Err())
+	ok, err := g.TouchSession(ctx, "m1")
+	require.NoError(t, err)
+	require.True(t, ok)
+	ttl, err := rdb.TTL(ctx, key).Result()
+	require.NoError(t, err)
+	require.Greater(t, ttl, 59*time.Minute, "slid back to the full TTL")
+
+	require.NoError(t, rdb.PExpire(ctx, key, time.Millisecond).Err())
+	testkit.WaitFor(t, 5*time.Second, func() bool { return rdb.Exists(ctx, key).Val() == 0 }, "session key expired")
+	ok, err = g.TouchSession(ctx, "m1")
+	require.NoError(t, err)
+	require.False(t, ok, "expired: SESSION_REQUIRED again")
+}
+
 func TestSessionsSlideAndClose(t *testing.T) {
 	t.Parallel()
 	g, _ := setup(t, governance.Config{})
