@@ -82,7 +82,9 @@ func runCommand(ctx workflow.Context, in *message.Inbound) (MessageResult, bool,
 	code := errcode.Code("")
 	storeCtx := workflow.WithActivityOptions(ctx, storeOptions)
 	if err := workflow.ExecuteActivity(storeCtx, a.RunCommand, *in).Get(ctx, &cr); err != nil {
-		code = codeOf(err)
+		if code = codeOf(err); code == errcode.LLMUnavailable { // a timeout: no LLM involved here
+			code = errcode.Internal
+		}
 		cr.Text = errcode.UserMessage(code)
 		logger.Warn("command failed; replying with an error code", "code", string(code), "error", err)
 	} else {
