@@ -10,7 +10,7 @@ TEST_TEMPORAL_PORT ?= 17233
 TEST_TIMEOUT  ?= 20m
 PKGS          ?= ./...
 
-.PHONY: all build dev test test-race test-short lint bench chaos migrate clean
+.PHONY: all build dev test test-race test-short fuzz lint bench chaos migrate clean
 
 all: build
 
@@ -53,6 +53,11 @@ test-race: test
 ## test-short: unit tests only (no embedded Temporal needed).
 test-short:
 	$(GO) test -race -short -count=1 $(PKGS)
+
+## fuzz: fuzz the command parser (seed corpus in internal/command/testdata/fuzz).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/command/
 
 $(GOLANGCI):
 	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VER)

@@ -12,7 +12,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wabot/wabot/internal/audit"
+	"github.com/wabot/wabot/internal/command"
+	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
+	"github.com/wabot/wabot/internal/ratelimit"
 	"github.com/wabot/wabot/internal/store"
 )
 
@@ -48,6 +52,13 @@ type Activities struct {
 	store  *store.Store
 	llm    chatCompleter
 	now    func() time.Time
+
+	// Governance (see Govern): nil means every message is answered and
+	// commands are unavailable.
+	gov      *governance.Governor
+	limits   *ratelimit.Limiter
+	audit    *audit.Log
+	commands *command.Registry
 }
 
 // New returns Activities. now may be nil (time.Now).
@@ -61,4 +72,20 @@ func New(logger *slog.Logger, cfg Config, st *store.Store, llm chatCompleter, no
 		now = time.Now
 	}
 	return &Activities{logger: logger, cfg: cfg, store: st, llm: llm, now: now}, nil
+}
+
+// EnableGovernance turns on governance for a: roles, lists, settings read on
+// each message, rate limits and commands. Call it once, before registering a
+// with a worker. (A function, not a method: every exported method of
+// Activities is registered as an activity.)
+func EnableGovernance(a *Activities, g *governance.Governor, l *ratelimit.Limiter) error {
+	if g == nil || l == nil {
+		return errors.New("activities: governor and limiter are required")
+	}
+	reg, err := command.NewRegistry(commandTable(a)...)
+	if err != nil {
+		return err
+	}
+	a.gov, a.limits, a.audit, a.commands = g, l, g.AuditLog(), reg
+	return nil
 }

@@ -17,38 +17,6 @@ import (
 	"github.com/wabot/wabot/internal/store"
 )
 
-// Admission is the outcome of Admit.
-type Admission struct {
-	Answer bool   // false: record only, send nothing
-	Reason string // why not, for the workflow's result
-}
-
-// Admit records the inbound message and decides whether the bot answers it.
-func (a *Activities) Admit(ctx context.Context, in message.Inbound) (Admission, error) {
-	if in.Account == "" || in.Chat == "" || in.ID == "" {
-		return Admission{}, temporal.NewNonRetryableApplicationError("inbound message lacks account, chat or id", string(errcode.InvalidArgument), nil)
-	}
-	kind := "dm"
-	if in.IsGroup {
-		kind = "group"
-	}
-	now := a.now()
-	err := a.store.InTx(ctx, func(pgtx pgx.Tx) error {
-		tx := a.store.WithTx(pgtx)
-		if err := tx.EnsureChat(ctx, in.Account, in.Chat, kind); err != nil {
-			return err
-		}
-		return tx.SaveMessage(ctx, store.Message{
-			Account: in.Account, ChatJID: in.Chat, MessageID: in.ID, Role: "user", SenderJID: in.Sender,
-			Kind: string(in.Kind), Body: in.Text, CreatedAt: now, ExpiresAt: now.Add(a.cfg.Retention),
-		})
-	})
-	if err != nil {
-		return Admission{}, err
-	}
-	return Admission{Answer: true}, nil
-}
-
 // TurnResult is the LLM's answer to one message.
 type TurnResult struct {
 	Text             string
@@ -63,7 +31,11 @@ const heartbeatEvery = time.Second
 
 // LLMTurn answers one inbound text with the chat's memory as context.
 func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResult, error) {
-	mem, err := a.store.LoadMemory(ctx, in.Account, in.Chat, a.cfg.MemoryTokens)
+	ts, err := a.turnSettings(ctx) // runtime settings: effective from the next message
+	if err != nil {
+		return TurnResult{}, err
+	}
+	mem, err := a.store.LoadMemory(ctx, in.Account, in.Chat, ts.MemoryTokens)
 	if err != nil {
 		return TurnResult{}, err
 	}
@@ -82,7 +54,7 @@ func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResul
 	msgs = append(msgs, llm.Message{Role: "user", Content: userContent(in)})
 
 	stop := heartbeat(ctx)
-	resp, err := a.llm.Chat(ctx, llm.ChatRequest{System: a.cfg.SystemPrompt, Messages: msgs, User: in.SenderHash})
+	resp, err := a.llm.Chat(ctx, llm.ChatRequest{System: ts.System, Model: ts.Model, MaxTokens: ts.MaxTokens, Messages: msgs, User: in.SenderHash})
 	stop()
 	if err != nil {
 		return TurnResult{}, a.classify(ctx, in, err)

@@ -40,7 +40,7 @@ func (c *completer) Chat(_ context.Context, req llm.ChatRequest) (llm.ChatRespon
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func setup(t *testing.T, cfg activities.Config) (*activities.Activities, *store.Store, *completer) {
+func setupTurn(t *testing.T, cfg activities.Config) (*activities.Activities, *store.Store, *completer) {
 	t.Helper()
 	st := store.New(testkit.Postgres(t))
 	c := &completer{}
@@ -72,7 +72,7 @@ func turn(t *testing.T, a *activities.Activities, in message.Inbound) activities
 
 func TestTurnsBuildMemoryWithinBudget(t *testing.T) {
 	t.Parallel()
-	a, st, c := setup(t, activities.Config{SystemPrompt: "be brief", MemoryTokens: 13})
+	a, st, c := setupTurn(t, activities.Config{SystemPrompt: "be brief", MemoryTokens: 13})
 	turn(t, a, inbound("M1", "first question here"))
 	turn(t, a, inbound("M2", "second question here"))
 	res := turn(t, a, inbound("M3", "third"))
@@ -96,7 +96,7 @@ func TestTurnsBuildMemoryWithinBudget(t *testing.T) {
 
 func TestMemoryNeverStartsWithAnAnswer(t *testing.T) {
 	t.Parallel()
-	a, _, c := setup(t, activities.Config{MemoryTokens: 12})
+	a, _, c := setupTurn(t, activities.Config{MemoryTokens: 12})
 	turn(t, a, inbound("M1", "second question here"))
 	turn(t, a, inbound("M2", "third"))
 	// 12 tokens hold the assistant's 7 but not the user's 6 before it.
@@ -119,7 +119,7 @@ func TestLLMErrorsBecomeTypedTemporalErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a, _, c := setup(t, activities.Config{})
+			a, _, c := setupTurn(t, activities.Config{})
 			c.err = tc.err
 			var suite testsuite.WorkflowTestSuite
 			env := suite.NewTestActivityEnvironment()
@@ -136,7 +136,7 @@ func TestLLMErrorsBecomeTypedTemporalErrors(t *testing.T) {
 
 func TestAdmitRejectsIncompleteMessages(t *testing.T) {
 	t.Parallel()
-	a, _, _ := setup(t, activities.Config{})
+	a, _, _ := setupTurn(t, activities.Config{})
 	_, err := a.Admit(t.Context(), message.Inbound{ID: "x"})
 	appErr, ok := errors.AsType[*temporal.ApplicationError](err)
 	require.True(t, ok)

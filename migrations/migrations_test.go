@@ -11,18 +11,18 @@ import (
 	"github.com/wabot/wabot/migrations"
 )
 
-// TestFiles checks the embedded set: it parses, and versions increase.
-// (Branches reserve numbers in advance, e.g. media owns 00003 while 00002
-// lands from another branch, so a gap is allowed while they merge.) Running them up, down and up again is in internal/store.
+// TestFiles checks the embedded set: it parses, and versions run 1, 2, 3, …
+// without gaps. Running them up, down and up again is in internal/store.
 func TestFiles(t *testing.T) {
 	t.Parallel()
 	migs, err := store.ParseMigrations(migrations.FS)
 	require.NoError(t, err)
 	require.NotEmpty(t, migs)
-	prev := 0
-	for _, m := range migs {
-		require.Greater(t, m.Version, prev, "versions increase")
-		prev = m.Version
+	require.Equal(t, 1, migs[0].Version)
+	for i, m := range migs {
+		if i > 0 {
+			require.Equal(t, migs[i-1].Version+1, m.Version, "no gaps: %s", m.UpFile)
+		}
 		require.NotEmpty(t, strings.TrimSpace(m.Up), m.UpFile)
 		require.NotEmpty(t, strings.TrimSpace(m.Down), m.DownFile)
 	}

@@ -16,6 +16,7 @@ type MessageResult struct {
 	ReplyID string       `json:",omitempty"` // the reply sent, if any
 	Code    errcode.Code `json:",omitempty"` // why the reply is an error message, if it is
 	Skipped string       `json:",omitempty"` // why nothing was sent, if nothing was
+	Command string       `json:",omitempty"` // the command run, if the message was one (governance)
 }
 
 // MessageWorkflow is the life of one inbound message: admit → LLM turn →
@@ -30,8 +31,9 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	if err := workflow.ExecuteActivity(storeCtx, a.Admit, in).Get(ctx, &adm); err != nil {
 		return MessageResult{}, err
 	}
-	if !adm.Answer {
-		return MessageResult{Skipped: adm.Reason}, setOutcome(ctx, "skipped")
+	// Governance (workflows/governance.go): refusals, backpressure, commands.
+	if res, done, err := govern(ctx, &in, adm); done {
+		return res, err
 	}
 	if route := mediaRoute(in); route != "" { // voice, images, documents, media commands
 		return mediaStep(ctx, in, route)

@@ -178,3 +178,120 @@ func TestChatWorkflowHandlesCarriedOverMessages(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, []string{"re: five"}, log.texts())
 }
+
+func TestMessageWorkflowRateLimitedSendsTheNoticeOnly(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		adm     activities.Admission
+		replies []string
+	}{
+		{"first refusal", activities.Admission{Reason: "rate_limited_user", Code: errcode.RateLimited, Notice: "slow down"}, []string{"slow down"}},
+		{"later refusals", activities.Admission{Reason: "rate_limited_user", Code: errcode.RateLimited}, nil},
+		{"deny-list", activities.Admission{Reason: "denylist"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestWorkflowEnvironment()
+			env.RegisterWorkflow(workflows.MessageWorkflow)
+			var a *activities.Activities
+			env.RegisterActivity(a)
+			log := &sendLog{}
+			env.RegisterActivityWithOptions(log.send, activity.RegisterOptions{Name: workflows.ActivitySend})
+			env.OnActivity(a.Admit, mock.Anything, mock.Anything).Return(tc.adm, nil)
+			env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "hello"))
+			require.NoError(t, env.GetWorkflowError())
+			var res workflows.MessageResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			require.Equal(t, tc.adm.Code, res.Code)
+			require.Equal(t, tc.adm.Reason, res.Skipped)
+			if tc.replies == nil {
+				require.Empty(t, log.texts())
+				return
+			}
+			require.Equal(t, tc.replies, log.texts())
+		})
+	}
+}
+
+func TestMessageWorkflowWaitsDurablyUnderGlobalLimit(t *testing.T) {
+	t.Parallel()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.MessageWorkflow)
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	log := &sendLog{}
+	env.RegisterActivityWithOptions(log.send, activity.RegisterOptions{Name: workflows.ActivitySend})
+	env.RegisterActivityWithOptions(func(context.Context, string, string, bool) error { return nil },
+		activity.RegisterOptions{Name: workflows.ActivityPresence})
+	env.OnActivity(a.Admit, mock.Anything, mock.Anything).Return(
+		activities.Admission{Answer: true, Reason: "busy", Wait: 30 * time.Second, BusyNotice: "busy!"}, nil)
+	throttles := 0
+	env.OnActivity(a.Throttle, mock.Anything, mock.Anything).Return(func(context.Context, message.Inbound) (activities.Admission, error) {
+		throttles++
+		if throttles < 3 {
+			return activities.Admission{Answer: true, Reason: "busy", Wait: time.Minute}, nil
+		}
+		return activities.Admission{Answer: true}, nil
+	})
+	env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(echo)
+	env.OnActivity(a.RecordTurn, mock.Anything, mock.Anything).Return(nil)
+	start := env.Now()
+	env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "hello"))
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, 3, throttles)
+	require.Equal(t, []string{"busy!", "re: hello"}, log.texts(), "told once, then answered")
+	require.NotEqual(t, log.replies[0].ID, log.replies[1].ID)
+	require.GreaterOrEqual(t, env.Now().Sub(start), 2*time.Minute+30*time.Second, "waited on timers")
+}
+
+func TestMessageWorkflowCommands(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		text    string
+		result  activities.CommandResult
+		replies []string
+		code    errcode.Code
+	}{
+		{"reply", "/help", activities.CommandResult{Name: "help", Text: "the help"}, []string{"the help"}, ""},
+		{"refused", "/role list", activities.CommandResult{Name: "role list", Code: errcode.Forbidden, Text: "no"}, []string{"no"}, errcode.Forbidden},
+		{"ask the llm", "!gpt hi there", activities.CommandResult{Name: "gpt", AskLLM: "hi there"}, []string{"re: hi there"}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, log := setup(t)
+			var a *activities.Activities
+			env.OnActivity(a.RunCommand, mock.Anything, mock.Anything).Return(tc.result, nil)
+			env.OnActivity(a.LLMTurn, mock.Anything, mock.Anything).Return(echo).Maybe()
+			in := inbound("M1", tc.text)
+			in.Kind = message.KindCommand
+			env.ExecuteWorkflow(workflows.MessageWorkflow, in)
+			require.NoError(t, env.GetWorkflowError())
+			var res workflows.MessageResult
+			require.NoError(t, env.GetWorkflowResult(&res))
+			require.Equal(t, tc.replies, log.texts())
+			require.Equal(t, tc.code, res.Code)
+		})
+	}
+}
+
+func TestMessageWorkflowCommandInternalErrorNeverReachesTheUser(t *testing.T) {
+	t.Parallel()
+	env, log := setup(t)
+	var a *activities.Activities
+	env.OnActivity(a.RunCommand, mock.Anything, mock.Anything).Return(activities.CommandResult{},
+		temporal.NewNonRetryableApplicationError("pq: connection refused to 10.0.0.5", string(errcode.Internal), nil))
+	in := inbound("M1", "/usage")
+	in.Kind = message.KindCommand
+	env.ExecuteWorkflow(workflows.MessageWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.MessageResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, errcode.Internal, res.Code)
+	require.Equal(t, []string{errcode.UserMessage(errcode.Internal)}, log.texts())
+}

@@ -27,6 +27,11 @@ commands:
   config [--vars]    print the effective configuration (secrets masked), or every variable
   admin hash <number-or-jid>
                      print the hash under which a chat appears in logs and in the Web UI
+  admin audit verify check the audit log's whole hash chain; names the first broken entry (exit 1)
+  admin audit last [N]
+                     print the newest N (10) audit entries
+  admin roles list | grant <number> <admin|operator> | revoke <number> <admin|operator>
+                     list or change roles (audited as "operator")
 
 Configuration comes from environment variables; see README.md.
 `

@@ -9,6 +9,7 @@ import (
 	"github.com/wabot/wabot/activities"
 	"github.com/wabot/wabot/gateway"
 	"github.com/wabot/wabot/internal/llm"
+	"github.com/wabot/wabot/internal/ratelimit"
 	"github.com/wabot/wabot/internal/tempdir"
 	"github.com/wabot/wabot/workflows"
 )
@@ -22,6 +23,17 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	}
 	acts, err := activities.New(d.Logger, d.Config.Bot, d.Store, lc, nil)
 	if err != nil {
+		return nil, err
+	}
+	gov, err := NewGovernor(d)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := ratelimit.New(d.Redis, d.Config.Redis.KeyPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := activities.EnableGovernance(acts, gov, limits); err != nil {
 		return nil, err
 	}
 	tmp, err := tempdir.New(d.Logger, d.Config.Media.TempDir)

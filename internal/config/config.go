@@ -19,6 +19,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/logging"
 	"github.com/wabot/wabot/internal/secret"
@@ -34,6 +35,7 @@ type Config struct {
 	OpenAI   llm.Config
 	Bot      activities.Config
 	Media    activities.MediaConfig
+	Gov      governance.Config
 	Gateway  Gateway
 	WhatsApp WhatsApp
 	HTTP     HTTP
@@ -113,6 +115,7 @@ func (c Config) validate() []error {
 	errs = append(errs, c.OpenAI.Validate()...)
 	errs = append(errs, c.Bot.Validate()...)
 	errs = append(errs, c.Media.Validate()...)
+	errs = append(errs, c.Gov.Validate()...)
 	errs = append(errs, checkURL("DATABASE_URL", c.Database.URL.Reveal(), "postgres", "postgresql")...)
 	errs = append(errs, checkURL("REDIS_URL", c.Redis.URL.Reveal(), "redis", "rediss", "unix")...)
 	if c.WhatsApp.Enabled {

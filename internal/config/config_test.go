@@ -77,3 +77,21 @@ func TestVariablesListsEveryKey(t *testing.T) {
 	}
 	require.Equal(t, "wabot-ai", keys["TEMPORAL_TASK_QUEUE"])
 }
+
+func TestGovernanceVariables(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load([]string{"BOT_OWNERS=+49 151 1234 5678,4915100000002", "RATE_GLOBAL_PER_MINUTE=30"})
+	require.NoError(t, err)
+	require.Len(t, cfg.Gov.Owners, 2)
+	require.Equal(t, 30, cfg.Gov.GlobalPerMinute)
+	require.Equal(t, 15*time.Minute, cfg.Gov.SessionTTL)
+	require.Equal(t, "everyone", cfg.Gov.Answer)
+
+	_, err = config.Load([]string{"BOT_OWNERS=alice", "BOT_ANSWER=friends", "ADMIN_SESSION_TTL=1s",
+		"RATE_USER_PER_MINUTE=-1", "BOT_DENYLIST=12"})
+	require.Error(t, err)
+	for _, name := range []string{"BOT_OWNERS", "BOT_ANSWER", "ADMIN_SESSION_TTL", "RATE_USER_PER_MINUTE", "BOT_DENYLIST"} {
+		require.Contains(t, err.Error(), name)
+	}
+	require.NotContains(t, err.Error(), "alice", "numbers are not echoed")
+}

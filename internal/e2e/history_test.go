@@ -27,15 +27,21 @@ func TestRecordHistories(t *testing.T) {
 	msgID := h.messageWorkflowID(user, "E2EHIST000001")
 	h.waitClosed(msgID, waitReply)
 	chatID := workflows.ChatWorkflowID(h.account, h.deps.Hasher.Hash(textEvent("", user, "").Info.Chat.String()))
-	h.waitChatSettled(user, 1)
+	// A command message (governance branch of MessageWorkflow).
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHIST000002", user, "/help")))
+	cmdID := h.messageWorkflowID(user, "E2EHIST000002")
+	h.waitClosed(cmdID, waitReply)
+	h.waitChatSettled(user, 2)
 
 	// A media message: an image with a caption (fetch on the gateway queue, vision on the AI queue).
 	const mediaUser = "4915100000010"
-	h.sendMedia(mediaUser, "E2EHIST000002", "what is this?",
+	h.sendMedia(mediaUser, "E2EHIST000003", "what is this?",
 		&localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testImage(t, "png")})
-	mediaID := h.messageWorkflowID(mediaUser, "E2EHIST000002")
+	mediaID := h.messageWorkflowID(mediaUser, "E2EHIST000003")
 
-	for file, id := range map[string]string{"message_workflow.json": msgID, "chat_workflow.json": chatID, "media_workflow.json": mediaID} {
+	for file, id := range map[string]string{
+		"message_workflow.json": msgID, "chat_workflow.json": chatID, "command_workflow.json": cmdID, "media_workflow.json": mediaID,
+	} {
 		hist := &historypb.History{}
 		it := h.deps.Temporal.GetWorkflowHistory(h.ctx, id, "", false, 0)
 		for it.HasNext() {

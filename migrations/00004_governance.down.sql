@@ -1,0 +1,3 @@
+DROP TABLE settings;
+DROP TABLE number_lists;
+DROP TABLE roles;
