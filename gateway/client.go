@@ -20,6 +20,7 @@ type Client interface {
 	SendChatPresence(ctx context.Context, jid types.JID, state types.ChatPresence, media types.ChatPresenceMedia) error
 	MarkRead(ctx context.Context, ids []types.MessageID, timestamp time.Time, chat, sender types.JID, receiptTypeExtra ...types.ReceiptType) error
 	Download(ctx context.Context, msg whatsmeow.DownloadableMessage) ([]byte, error)
+	Upload(ctx context.Context, data []byte, appInfo whatsmeow.MediaType) (whatsmeow.UploadResponse, error)
 	IsConnected() bool
 }
 

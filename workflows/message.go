@@ -33,6 +33,11 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	if !adm.Answer {
 		return MessageResult{Skipped: adm.Reason}, setOutcome(ctx, "skipped")
 	}
+	// --- compliance commands (/export, /wipe, /retention, YES): fold into the command registry.
+	if handled, res, err := complianceCommand(ctx, in); handled {
+		return res, err
+	}
+	// --- end compliance commands.
 
 	gwCtx := workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account))
 	// Typing indicator: fire and forget; its failure never delays the reply.

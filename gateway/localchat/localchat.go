@@ -45,8 +45,11 @@ type ChatMessage struct {
 type Sent struct {
 	To   types.JID
 	ID   string
-	Text string
+	Text string // text, or a document's caption
 	At   time.Time
+	// Document is a sent document's file name and bytes (as uploaded).
+	FileName string
+	Document []byte
 }
 
 // Transport is the local chat transport. It implements gateway.Client.
@@ -61,7 +64,8 @@ type Transport struct {
 	waiters []chan struct{}
 	nextID  int
 	now     func() time.Time
-	sendErr error // the next SendMessage fails with it, once (fault injection)
+	sendErr error             // the next SendMessage fails with it, once (fault injection)
+	uploads map[string][]byte // uploaded media by URL
 }
 
 var _ gateway.Client = (*Transport)(nil)
@@ -209,7 +213,12 @@ func (t *Transport) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Me
 	if et := msg.GetExtendedTextMessage(); et != nil {
 		text, quoted = et.GetText(), et.GetContextInfo().GetStanzaID()
 	}
-	t.sent = append(t.sent, Sent{To: to, ID: id, Text: text, At: now})
+	s := Sent{To: to, ID: id, Text: text, At: now}
+	if doc := msg.GetDocumentMessage(); doc != nil {
+		s.Text, s.FileName, s.Document = doc.GetCaption(), doc.GetFileName(), t.uploads[doc.GetURL()]
+		text = "📎 " + doc.GetFileName() + " — " + doc.GetCaption()
+	}
+	t.sent = append(t.sent, s)
 	delete(t.typing, to.String())
 	t.mu.Unlock()
 	t.appendLine(to.String(), ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, At: now})
@@ -232,6 +241,20 @@ func (t *Transport) MarkRead(context.Context, []types.MessageID, time.Time, type
 // Download implements gateway.Client. The local page sends no media yet.
 func (t *Transport) Download(context.Context, whatsmeow.DownloadableMessage) ([]byte, error) {
 	return nil, whatsmeow.ErrNoURLPresent
+}
+
+// Upload implements gateway.Client: it keeps the bytes for the document
+// message that follows.
+func (t *Transport) Upload(_ context.Context, data []byte, _ whatsmeow.MediaType) (whatsmeow.UploadResponse, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.uploads == nil {
+		t.uploads = map[string][]byte{}
+	}
+	t.nextID++
+	url := fmt.Sprintf("local://upload/%d", t.nextID)
+	t.uploads[url] = append([]byte(nil), data...)
+	return whatsmeow.UploadResponse{URL: url, DirectPath: url, FileLength: uint64(len(data))}, nil
 }
 
 // IsConnected implements gateway.Client.

@@ -21,6 +21,7 @@ import (
 	"github.com/wabot/wabot/internal/config"
 	"github.com/wabot/wabot/internal/health"
 	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/internal/payloadcodec"
 	"github.com/wabot/wabot/internal/store"
 )
 
@@ -87,6 +88,14 @@ func DialTemporal(ctx context.Context, logger *slog.Logger, cfg config.Temporal)
 		Namespace: cfg.Namespace,
 		Logger:    logging.Temporal(logger),
 	}
+	dc, encrypted, err := payloadcodec.DataConverter(cfg.Payload)
+	if err != nil {
+		return nil, err
+	}
+	opts.DataConverter = dc
+	if !encrypted {
+		logger.WarnContext(ctx, "temporal payloads are not encrypted: set WABOT_PAYLOAD_KEYS in production")
+	}
 	if cfg.TLS || cfg.APIKey.IsSet() {
 		opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
@@ -123,6 +132,21 @@ func ServeListener(ctx context.Context, logger *slog.Logger, name string, ln net
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// AdminHandlerFor serves the health endpoints and, when payloads are
+// encrypted, the codec endpoint for the Temporal Web UI at payloadcodec.Path.
+func AdminHandlerFor(d *Deps) http.Handler {
+	mux := http.NewServeMux()
+	d.Health.Register(mux)
+	p := d.Config.Temporal.Payload
+	if keys, err := payloadcodec.ParseKeys(p.Keys.Reveal()); err == nil && len(keys) > 0 {
+		if c, err := payloadcodec.New(keys); err == nil {
+			h := payloadcodec.Handler(c, p.Token.Reveal(), p.Origins)
+			mux.Handle(payloadcodec.Path+"/", h)
+		}
+	}
+	return mux
 }
 
 // AdminHandler serves the health endpoints.

@@ -32,6 +32,11 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	w.RegisterWorkflow(workflows.ChatWorkflow)
 	w.RegisterWorkflow(workflows.MessageWorkflow)
 	w.RegisterActivity(acts)
+	comp, err := NewCompliance(d)
+	if err != nil {
+		return nil, err
+	}
+	RegisterCompliance(w, comp)
 	return w, nil
 }
 
@@ -44,6 +49,11 @@ func StartAIWorker(ctx context.Context, d *Deps) (worker.Worker, error) {
 	w, err := NewAIWorker(d)
 	if err != nil {
 		return nil, err
+	}
+	if d.Config.Compliance.Schedules {
+		if err := EnsureSchedules(ctx, d); err != nil {
+			return nil, err
+		}
 	}
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("starting worker: %w", err)
@@ -72,7 +82,7 @@ func StartGateway(d *Deps, account string, c gateway.Client, self gateway.Identi
 	w := worker.New(d.Temporal, workflows.GatewayTaskQueue(account), worker.Options{
 		MaxConcurrentActivityExecutionSize: d.Config.Temporal.WorkerConcurrency,
 	})
-	gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).Register(w)
+	gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).WithExports(d.Store).Register(w)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("starting gateway worker: %w", err)
 	}
