@@ -24,7 +24,7 @@ type WipeInput struct {
 
 // visibilityLag bounds how long WipeTemporal waits for deleted executions
 // to leave the visibility store.
-const visibilityLag = 30 * time.Second
+const visibilityLag = 5 * time.Second
 
 // wipeProgress is the heartbeat of WipeRows: the step it is at.
 type wipeProgress struct {
