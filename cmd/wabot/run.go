@@ -9,7 +9,6 @@ import (
 
 	"github.com/wabot/wabot/internal/app"
 	"github.com/wabot/wabot/internal/config"
-	"github.com/wabot/wabot/internal/logging"
 	"github.com/wabot/wabot/internal/store"
 	"github.com/wabot/wabot/migrations"
 )
@@ -95,12 +94,4 @@ func runMigrate(ctx context.Context, cfg config.Config, args []string, out io.Wr
 	default:
 		return fmt.Errorf("%w: migrate %q: want up, down or status", errUsage, args[0])
 	}
-}
-
-func runAdmin(_ context.Context, cfg config.Config, args []string, out io.Writer) error {
-	if len(args) == 2 && args[0] == "hash" {
-		fmt.Fprintln(out, logging.NewHasher(cfg.Log.HashKey).Hash(args[1]))
-		return nil
-	}
-	return fmt.Errorf("%w: admin hash <number-or-jid>", errUsage)
 }
