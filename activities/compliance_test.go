@@ -82,6 +82,10 @@ func TestSweepDeletesExactlyTheExpired(t *testing.T) {
 		Kind: "text", Body: "x", CreatedAt: time.Now().Add(-48 * time.Hour), ExpiresAt: time.Now().Add(24 * time.Hour)}))
 	require.NoError(t, f.store.SaveMessage(f.ctx, store.Message{Account: account, ChatJID: long, MessageID: "new", Role: store.RoleUser,
 		Kind: "text", Body: "live", CreatedAt: time.Now().Add(-time.Hour), ExpiresAt: time.Now().Add(24 * time.Hour)}))
+	// Delivery records go after the default retention, or the chat's policy.
+	require.NoError(t, f.store.MarkSent(f.ctx, account, "R-old", jidOf("111"), time.Now().Add(-31*24*time.Hour)))
+	require.NoError(t, f.store.MarkSent(f.ctx, account, "R-new", jidOf("111"), time.Now().Add(-29*24*time.Hour)))
+	require.NoError(t, f.store.MarkSent(f.ctx, account, "R-policy", long, time.Now().Add(-25*time.Hour)))
 	// Usage without expiry is kept when no policy applies.
 	require.NoError(t, f.store.RecordUsage(f.ctx, store.Usage{Account: account, ChatJID: jidOf("333"), MessageID: "keep", Model: "live"}))
 
@@ -98,14 +102,15 @@ func TestSweepDeletesExactlyTheExpired(t *testing.T) {
 	require.Zero(t, f.count(t, `SELECT count(*) FROM memory WHERE content <> 'live'`))
 	require.Equal(t, 4, f.count(t, `SELECT count(*) FROM usage`))
 	require.Zero(t, f.count(t, `SELECT count(*) FROM usage WHERE model <> 'live'`))
-	require.Equal(t, map[string]int64{"messages": 6, "memory": 5, "usage": 5, "outbound": 0, "exports": 0}, res.Deleted)
+	require.Equal(t, map[string]int64{"messages": 6, "memory": 5, "usage": 5, "outbound": 2, "exports": 0}, res.Deleted)
+	require.Equal(t, 1, f.count(t, `SELECT count(*) FROM outbound WHERE reply_id = 'R-new'`))
 	require.Equal(t, []string{"blobs"}, res.Skipped, "the media table does not exist on this branch yet")
 
 	recs, err := f.audit.Last(f.ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 1, "one audit entry per sweep")
 	require.Equal(t, "retention.sweep", recs[0].Action)
-	require.Equal(t, "16", recs[0].Details["deleted_total"])
+	require.Equal(t, "18", recs[0].Details["deleted_total"])
 }
 
 func TestSweepResumesAfterACrashAndCountsAddUp(t *testing.T) {

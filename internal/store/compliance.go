@@ -102,34 +102,49 @@ func (s *Store) WipeBatch(ctx context.Context, runID string, t PersonTable, jid 
 	return s.deleteCounted(ctx, runID, t.Name, q, jid, limit)
 }
 
-// SweepTable says how the retention sweep finds a table's expired rows. In
-// Where, t is the table and p its chat's retention policy (NULL columns when
-// the chat has none), $1 is now and $3 the default retention in seconds.
+// SweepTable is one pass of the retention sweep over a table. In Where, t
+// is the table, $1 is now and $3 the default retention in seconds; with
+// Policy, p is the chat's retention policy (an inner join: the pass covers
+// only chats with a policy). Passes without Policy over a table that has
+// policies exclude those chats themselves.
 type SweepTable struct {
 	Name     string
 	Optional bool // skipped when the table does not exist (yet)
-	Policy   bool // join retention_policies on (account, chat_jid)
+	Policy   bool // join retention_policies p on (account, chat_jid)
 	Where    string
 }
 
-// SweepTables are the tables the retention sweep deletes from, in order. A
-// chat's retention policy, where set, replaces the expiry stored in the row.
+// noPolicy excludes chats with a retention policy of their own.
+const noPolicy = ` AND NOT EXISTS (SELECT 1 FROM retention_policies p WHERE p.account = t.account AND p.chat_jid = t.chat_jid)`
+
+// byPolicy is the condition of a policy pass: older than the chat's policy.
+const byPolicy = `t.created_at + p.days * interval '1 day' < $1`
+
+// SweepTables are the passes of the retention sweep, in order. Rows of chats
+// without a policy expire at their expires_at (found through its index);
+// a chat's policy replaces that with created_at + days (found from the small
+// policies table through the chat index). Each pass is batched.
 var SweepTables = []SweepTable{
-	{Name: "messages", Policy: true, Where: `CASE WHEN p.days IS NULL THEN t.expires_at < $1 ELSE t.created_at + p.days * interval '1 day' < $1 END`},
-	{Name: "memory", Policy: true, Where: `CASE WHEN p.days IS NULL THEN t.expires_at < $1 ELSE t.created_at + p.days * interval '1 day' < $1 END`},
-	{Name: "usage", Policy: true, Where: `CASE WHEN p.days IS NULL THEN t.expires_at < $1 ELSE t.created_at + p.days * interval '1 day' < $1 END`},
-	{Name: "outbound", Policy: true, Where: `t.sent_at + coalesce(p.days * interval '1 day', $3 * interval '1 second') < $1`},
+	{Name: "messages", Where: `t.expires_at < $1` + noPolicy},
+	{Name: "messages", Policy: true, Where: byPolicy},
+	{Name: "memory", Where: `t.expires_at < $1` + noPolicy},
+	{Name: "memory", Policy: true, Where: byPolicy},
+	{Name: "usage", Where: `t.expires_at < $1` + noPolicy},
+	{Name: "usage", Policy: true, Where: byPolicy},
+	{Name: "outbound", Where: `t.sent_at < $1::timestamptz - $3::bigint * interval '1 second'` + noPolicy},
+	{Name: "outbound", Policy: true, Where: `t.sent_at + p.days * interval '1 day' < $1`},
 	{Name: "blobs", Optional: true, Where: `t.expires_at < $1`}, // migration 00003 (media)
 	{Name: "exports", Where: `t.expires_at < $1`},
 }
 
-// SweepBatch deletes up to limit expired rows of st and adds the count to the
-// run's tally, in one short transaction (no long locks: one batch at a time).
+// SweepBatch deletes up to limit expired rows of one pass and adds the count
+// to the run's tally, in one short transaction (no long locks: one batch at
+// a time, new messages never wait for the sweep).
 func (s *Store) SweepBatch(ctx context.Context, runID string, st SweepTable, now time.Time, defaultRetention time.Duration, limit int) (int64, error) {
 	name := pgx.Identifier{st.Name}.Sanitize()
 	join := ""
 	if st.Policy {
-		join = ` LEFT JOIN retention_policies p ON p.account = t.account AND p.chat_jid = t.chat_jid`
+		join = ` JOIN retention_policies p ON p.account = t.account AND p.chat_jid = t.chat_jid`
 	}
 	q := `DELETE FROM ` + name + ` WHERE ctid IN (SELECT t.ctid FROM ` + name + ` t` + join +
 		` WHERE ` + st.Where + ` LIMIT $2)`
