@@ -202,6 +202,9 @@ func (c *Compliance) Retention(ctx context.Context, in RetentionInput) (string, 
 		}
 		target, self = digits(other)+"@s.whatsapp.net", false
 	}
+	if self && args[0] == "set" && strings.HasSuffix(in.Chat, "@g.us") && !c.isAdmin(in.Sender) {
+		return "Only an admin can change a group's retention.", nil
+	}
 	who := "your"
 	if !self {
 		who = "that chat's"
