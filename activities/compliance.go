@@ -81,6 +81,7 @@ type Compliance struct {
 	namespace   string
 	hash        func(string) string
 	now         func() time.Time
+	onVerified  func(ok bool)
 	// afterBatch, when set (tests), runs after every committed batch of a
 	// sweep or wipe; an error fails the activity there.
 	afterBatch func(table string) error
@@ -96,6 +97,8 @@ type ComplianceDeps struct {
 	Namespace   string
 	Hash        func(string) string // the identity hasher (logging.Hasher.Hash)
 	Now         func() time.Time    // nil: time.Now
+	// OnAuditVerified, if set, hears every verification's outcome (metrics).
+	OnAuditVerified func(ok bool)
 }
 
 // NewCompliance returns the compliance activities.
@@ -113,7 +116,7 @@ func NewCompliance(logger *slog.Logger, cfg ComplianceConfig, defaultRetention t
 	return &Compliance{
 		logger: logger, cfg: cfg, retention: cmp.Or(defaultRetention, 30*24*time.Hour), store: d.Store, audit: d.Audit,
 		redis: d.Redis, redisPrefix: d.RedisPrefix, temporal: d.Temporal, namespace: cmp.Or(d.Namespace, "default"),
-		hash: d.Hash, now: now,
+		hash: d.Hash, now: now, onVerified: d.OnAuditVerified,
 	}, nil
 }
 
@@ -150,7 +153,8 @@ func (c *Compliance) Audit(ctx context.Context, in AuditInput) (int64, error) {
 }
 
 // VerifyAudit checks the whole audit chain. A broken chain is an alert: an
-// error log, a metric, and a non-retryable AUDIT_CHAIN_BROKEN failure that
+// error log, the metric wabot_audit_chain_broken (the admin server's
+// /metrics and the SDK metrics handler), and a non-retryable AUDIT_CHAIN_BROKEN failure that
 // leaves the workflow run failed for operators to find.
 func (c *Compliance) VerifyAudit(ctx context.Context) (audit.Result, error) {
 	stop := heartbeat(ctx)
@@ -158,6 +162,9 @@ func (c *Compliance) VerifyAudit(ctx context.Context) (audit.Result, error) {
 	stop()
 	if err != nil {
 		return audit.Result{}, err
+	}
+	if c.onVerified != nil {
+		c.onVerified(res.OK)
 	}
 	if activity.IsActivity(ctx) {
 		v := int64(0)

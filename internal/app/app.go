@@ -35,11 +35,12 @@ type Deps struct {
 	Temporal client.Client
 	Health   *health.Checker
 	Hasher   logging.Hasher
+	Alerts   *Alerts // served at /metrics by AdminHandlerFor
 }
 
 // Connect opens PostgreSQL, Redis and Temporal and registers their health checks.
 func Connect(ctx context.Context, logger *slog.Logger, cfg config.Config) (*Deps, error) {
-	d := &Deps{Logger: logger, Config: cfg, Health: health.New(2 * time.Second), Hasher: logging.NewHasher(cfg.Log.HashKey)}
+	d := &Deps{Logger: logger, Config: cfg, Health: health.New(2 * time.Second), Hasher: logging.NewHasher(cfg.Log.HashKey), Alerts: &Alerts{}}
 	var err error
 	if d.Pool, err = store.Open(ctx, cfg.Database); err != nil {
 		return nil, fmt.Errorf("connecting to postgres: %w", err)
@@ -134,11 +135,12 @@ func ServeListener(ctx context.Context, logger *slog.Logger, name string, ln net
 	return srv.Shutdown(shutdownCtx)
 }
 
-// AdminHandlerFor serves the health endpoints and, when payloads are
+// AdminHandlerFor serves the health endpoints, /metrics and, when payloads are
 // encrypted, the codec endpoint for the Temporal Web UI at payloadcodec.Path.
 func AdminHandlerFor(d *Deps) http.Handler {
 	mux := http.NewServeMux()
 	d.Health.Register(mux)
+	mux.Handle("GET /metrics", d.Alerts)
 	p := d.Config.Temporal.Payload
 	if keys, err := payloadcodec.ParseKeys(p.Keys.Reveal()); err == nil && len(keys) > 0 {
 		if c, err := payloadcodec.New(keys); err == nil {

@@ -84,6 +84,7 @@ func NewCompliance(d *Deps) (*activities.Compliance, error) {
 	return activities.NewCompliance(d.Logger, d.Config.Compliance, d.Config.Bot.Retention, activities.ComplianceDeps{
 		Store: d.Store, Audit: audit.New(d.Pool, nil), Redis: d.Redis, RedisPrefix: d.Config.Redis.KeyPrefix,
 		Temporal: d.Temporal, Namespace: d.Config.Temporal.Namespace, Hash: d.Hasher.Hash,
+		OnAuditVerified: d.Alerts.AuditVerified,
 	})
 }
 

@@ -4,6 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -62,6 +65,9 @@ ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`)
 	require.ErrorContains(t, run.Get(h.ctx, nil), "audit chain broken")
 	_, err = operator.VerifyAudit(h.ctx, h.deps, &out)
 	require.Error(t, err)
+	metrics := httptest.NewServer(app.AdminHandlerFor(h.deps))
+	t.Cleanup(metrics.Close)
+	require.Contains(t, scrape(t, metrics.URL), "wabot_audit_chain_broken 1")
 
 	testkit.WaitFor(t, waitReply, func() bool {
 		out.Reset()
@@ -75,6 +81,7 @@ ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`)
 	require.NoError(t, err)
 	require.NotEqual(t, run.GetRunID(), newRun)
 	require.NoError(t, h.deps.Temporal.GetWorkflow(h.ctx, id, newRun).Get(h.ctx, nil), "the retried run passes")
+	require.Contains(t, scrape(t, metrics.URL), "wabot_audit_chain_broken 0")
 
 	// Schedules: trigger and pause.
 	require.NoError(t, app.EnsureSchedules(h.ctx, h.deps))
@@ -99,4 +106,16 @@ ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`)
 		require.Zero(t, n, table)
 	}
 	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, h.waitClosed(workflows.WipeWorkflowID("admin", h.deps.Hasher.Hash(jid(user))), time.Minute))
+}
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/metrics", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
 }
