@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"go.temporal.io/sdk/worker"
 
@@ -51,8 +52,10 @@ func StartAIWorker(ctx context.Context, d *Deps) (worker.Worker, error) {
 		return nil, err
 	}
 	if d.Config.Compliance.Schedules {
+		// Not fatal: without its schedules the worker still answers messages;
+		// operators see the error and create them (README, Runbook).
 		if err := EnsureSchedules(ctx, d); err != nil {
-			return nil, err
+			d.Logger.ErrorContext(ctx, "creating compliance schedules failed", slog.Any("error", err))
 		}
 	}
 	if err := w.Start(); err != nil {
