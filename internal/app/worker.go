@@ -41,8 +41,10 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	return w, nil
 }
 
-// StartAIWorker registers the search attributes if missing, then builds and
-// starts the AI worker.
+// StartAIWorker registers the search attributes if missing, builds the AI
+// worker, creates or updates the compliance schedules (COMPLIANCE_SCHEDULES)
+// and
+// starts the worker.
 func StartAIWorker(ctx context.Context, d *Deps) (worker.Worker, error) {
 	if err := EnsureSearchAttributes(ctx, d); err != nil {
 		return nil, err
