@@ -43,8 +43,7 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 
 // StartAIWorker registers the search attributes if missing, builds the AI
 // worker, creates or updates the compliance schedules (COMPLIANCE_SCHEDULES)
-// and
-// starts the worker.
+// and starts the worker.
 func StartAIWorker(ctx context.Context, d *Deps) (worker.Worker, error) {
 	if err := EnsureSearchAttributes(ctx, d); err != nil {
 		return nil, err
