@@ -45,24 +45,7 @@ func TestOperatorRunbook(t *testing.T) {
 	require.NotZero(t, res.Rows)
 
 	// A broken audit chain fails the verification run: an alert operators find.
-	log := audit.New(h.pool, nil)
-	rec, err := log.Append(h.ctx, audit.Entry{Actor: "system", Action: "test.entry", Outcome: audit.OutcomeOK})
-	require.NoError(t, err)
-	tamper := func(outcome string) {
-		t.Helper()
-		_, err := h.pool.Exec(h.ctx, `ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete;
-UPDATE audit_log SET outcome = '`+outcome+`' WHERE seq = `+fmt.Sprint(rec.Seq)+`;
-ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`)
-		require.NoError(t, err)
-	}
-	tamper("edited")
-	id := testkit.Name("audit-verify-")
-	run, err := h.deps.Temporal.ExecuteWorkflow(h.ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: h.cfg.Temporal.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SACommand.ValueSet("audit_verify")),
-	}, workflows.AuditVerifyWorkflow)
-	require.NoError(t, err)
-	require.ErrorContains(t, run.Get(h.ctx, nil), "audit chain broken")
+	id, run, repair := h.failedAuditRun()
 	_, err = operator.VerifyAudit(h.ctx, h.deps, &out)
 	require.Error(t, err)
 	metrics := httptest.NewServer(app.AdminHandlerFor(h.deps))
@@ -76,7 +59,7 @@ ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`)
 	}, "the failed run is not listed")
 	require.Contains(t, out.String(), "Failed")
 
-	tamper(audit.OutcomeOK) // repaired
+	repair()
 	newRun, err := operator.Retry(h.ctx, h.deps, id, "", &out)
 	require.NoError(t, err)
 	require.NotEqual(t, run.GetRunID(), newRun)
@@ -118,4 +101,29 @@ func scrape(t *testing.T, base string) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// failedAuditRun breaks the audit chain and runs an AuditVerifyWorkflow,
+// which fails. repair restores the chain.
+func (h *harness) failedAuditRun() (id string, run client.WorkflowRun, repair func()) {
+	t := h.t
+	t.Helper()
+	rec, err := audit.New(h.pool, nil).Append(h.ctx, audit.Entry{Actor: "system", Action: "test.entry", Outcome: audit.OutcomeOK})
+	require.NoError(t, err)
+	tamper := func(outcome string) {
+		t.Helper()
+		_, err := h.pool.Exec(h.ctx, `ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete;
+UPDATE audit_log SET outcome = '`+outcome+`' WHERE seq = `+fmt.Sprint(rec.Seq)+`;
+ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete`)
+		require.NoError(t, err)
+	}
+	tamper("edited")
+	id = testkit.Name("audit-verify-")
+	run, err = h.deps.Temporal.ExecuteWorkflow(h.ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: h.cfg.Temporal.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SACommand.ValueSet("audit_verify")),
+	}, workflows.AuditVerifyWorkflow)
+	require.NoError(t, err)
+	require.ErrorContains(t, run.Get(h.ctx, nil), "audit chain broken")
+	return id, run, func() { tamper(audit.OutcomeOK) }
 }
