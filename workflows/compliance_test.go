@@ -47,4 +47,3 @@ func TestCommandsInGroupsPointToAPrivateChat(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, []string{"For your privacy, send /export to me in a private chat."}, log.texts())
 }
-
