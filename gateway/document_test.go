@@ -3,6 +3,9 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +61,22 @@ func TestSendDocumentUploadsOnce(t *testing.T) {
 	require.Equal(t, []byte("PK zip bytes"), sent[0].Document)
 	require.Equal(t, "your data", sent[0].Text)
 	require.Equal(t, doc.ID, sent[0].ID)
+
+	// The local chat page offers it for download.
+	srv := httptest.NewServer(tr.Handler(localchat.Status{}))
+	t.Cleanup(srv.Close)
+	msgs, _ := tr.Messages(alice.User, 0)
+	require.Len(t, msgs, 1)
+	require.NotEmpty(t, msgs[0].Document)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+msgs[0].Document, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, []byte("PK zip bytes"), body)
+	require.Contains(t, resp.Header.Get("Content-Disposition"), "export.zip")
 
 	bad := doc
 	bad.ID, bad.ExportID = "other", "missing"

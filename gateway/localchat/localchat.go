@@ -38,6 +38,7 @@ type ChatMessage struct {
 	Direction string    `json:"direction"`
 	Text      string    `json:"text"`
 	QuotedID  string    `json:"quoted_id,omitempty"`
+	Document  string    `json:"document,omitempty"` // download path of a sent document
 	At        time.Time `json:"at"`
 }
 
@@ -174,6 +175,18 @@ func (t *Transport) Changed() <-chan struct{} {
 	return ch
 }
 
+// document returns a sent document by its message ID.
+func (t *Transport) document(id string) (Sent, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.sent {
+		if s.ID == id && s.FileName != "" {
+			return s, true
+		}
+	}
+	return Sent{}, false
+}
+
 // SentMessages returns every SendMessage call so far, duplicates included.
 func (t *Transport) SentMessages() []Sent {
 	t.mu.Lock()
@@ -221,7 +234,11 @@ func (t *Transport) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Me
 	t.sent = append(t.sent, s)
 	delete(t.typing, to.String())
 	t.mu.Unlock()
-	t.appendLine(to.String(), ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, At: now})
+	line := ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, At: now}
+	if s.FileName != "" {
+		line.Document = "/api/document/" + id
+	}
+	t.appendLine(to.String(), line)
 	return whatsmeow.SendResponse{ID: id, Timestamp: now}, nil
 }
 
