@@ -58,6 +58,10 @@ func commandTable(a *Activities) []command.Spec {
 		{Name: "read", MinRole: u, Usage: "/read", Summary: "speak my last reply", Handler: handledByWorkflow},
 		{Name: "image", MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/image <prompt>", Summary: "draw an image", Handler: handledByWorkflow},
 		{Name: "askfile", MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/askfile <question>", Summary: "ask about the last document you sent", Handler: handledByWorkflow},
+		// Compliance commands run in the workflow (workflows/commands_compliance.go).
+		{Name: "export", MinRole: u, Usage: "/export", Summary: "get everything I store about you as a ZIP", Handler: handledByWorkflow},
+		{Name: "wipe", MinRole: u, Usage: "/wipe", Summary: "delete everything I store about you (asks to confirm)", Handler: handledByWorkflow},
+		{Name: "retention", MinRole: u, MaxArgs: 3, Usage: "/retention show|set <days>", Summary: "how long I keep your messages", Handler: handledByWorkflow},
 		{Name: "audit last", MinRole: ow, Session: true, MaxArgs: 1, Usage: "/audit last [N]", Summary: "the newest audit entries", Handler: a.cmdAuditLast},
 	}
 }
@@ -172,7 +176,7 @@ func Commands(a *Activities) []*command.Spec {
 }
 
 // handledByWorkflow is the handler of commands the workflow runs itself
-// (the media commands); RunCommand never reaches it.
+// (media and compliance commands); RunCommand never reaches it.
 func handledByWorkflow(context.Context, *command.Call) (command.Result, error) {
 	return command.Result{}, errors.New("command is handled by the workflow's media path")
 }

@@ -34,6 +34,7 @@ type Activities struct {
 	client  Client
 	sent    sentLog
 	hasher  interface{ Hash(string) string }
+	exports exportStore // for SendDocument; see WithExports
 }
 
 // NewActivities returns the gateway activities for one account.
@@ -45,6 +46,7 @@ func NewActivities(logger *slog.Logger, account string, c Client, sent sentLog, 
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Send, activity.RegisterOptions{Name: workflows.ActivitySend})
 	r.RegisterActivityWithOptions(a.Presence, activity.RegisterOptions{Name: workflows.ActivityPresence})
+	r.RegisterActivityWithOptions(a.SendDocument, activity.RegisterOptions{Name: workflows.ActivitySendDocument})
 }
 
 // Send delivers a reply. Its message ID was fixed before the first attempt:

@@ -65,9 +65,10 @@ func govern(ctx workflow.Context, in *message.Inbound, adm activities.Admission)
 		adm = next
 	}
 
-	// Media commands (/voice, /read, /image, /askfile) run in the media path;
-	// they are listed in the command table only for /help.
-	if in.Kind != message.KindCommand || mediaRoute(*in) == routeCommand ||
+	// Media commands (/voice, /read, /image, /askfile) and compliance commands
+	// (/export, /wipe, /retention) run in their own workflow paths; they are
+	// listed in the command table only for /help.
+	if in.Kind != message.KindCommand || mediaRoute(*in) == routeCommand || isComplianceCommand(in.Text) ||
 		workflow.GetVersion(ctx, "commands", workflow.DefaultVersion, 1) < 1 {
 		return MessageResult{}, false, nil
 	}

@@ -38,6 +38,11 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	if route := mediaRoute(in); route != "" { // voice, images, documents, media commands
 		return mediaStep(ctx, in, route)
 	}
+	// --- compliance commands (/export, /wipe, /retention, YES): fold into the command registry.
+	if handled, res, err := complianceCommand(ctx, in); handled {
+		return res, err
+	}
+	// --- end compliance commands.
 
 	gwCtx := workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account))
 	// Typing indicator: fire and forget; its failure never delays the reply.

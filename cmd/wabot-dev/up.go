@@ -17,6 +17,7 @@ import (
 	"github.com/wabot/wabot/internal/devtemporal"
 	"github.com/wabot/wabot/internal/logging"
 	"github.com/wabot/wabot/internal/openaifake"
+	"github.com/wabot/wabot/internal/payloadcodec"
 	"github.com/wabot/wabot/internal/secret"
 	"github.com/wabot/wabot/internal/store"
 	"github.com/wabot/wabot/migrations"
@@ -56,7 +57,7 @@ func runAll(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		srv, err := devtemporal.Start(ctx, logger, devtemporal.Config{
 			DataDir: dir, FrontendPort: portOf(cfg.Temporal.Address, 7233), Namespace: cfg.Temporal.Namespace,
-			SearchAttributes: workflows.SearchAttributes(),
+			SearchAttributes: workflows.SearchAttributes(), CodecEndpoint: codecEndpoint(cfg),
 		})
 		if err != nil {
 			return fmt.Errorf("starting embedded temporal: %w", err)
@@ -107,7 +108,7 @@ func runAll(ctx context.Context, stdout, stderr io.Writer) error {
 	g.Go(func() error {
 		return app.Serve(gctx, logger, "localchat", cfg.HTTP.LocalChatAddr, transport.Handler(localchat.Status{Banner: banner, UIURL: uiURL}))
 	})
-	g.Go(func() error { return app.Serve(gctx, logger, "admin", cfg.HTTP.AdminAddr, app.AdminHandler(d.Health)) })
+	g.Go(func() error { return app.Serve(gctx, logger, "admin", cfg.HTTP.AdminAddr, app.AdminHandlerFor(d)) })
 	return g.Wait()
 }
 
@@ -127,4 +128,14 @@ func printWelcome(w io.Writer, cfg config.Config, uiURL, banner string) {
 		lines = append(lines, "", "  !! "+banner)
 	}
 	fmt.Fprintln(w, strings.Join(append(lines, "", "Stop with Ctrl-C.", ""), "\n"))
+}
+
+// codecEndpoint is where the Web UI decrypts payloads: the admin server's
+// codec endpoint with the token as a path segment (the UI cannot send a
+// static header). Empty when payloads are not encrypted.
+func codecEndpoint(cfg config.Config) string {
+	if !cfg.Temporal.Payload.Keys.IsSet() || !cfg.Temporal.Payload.Token.IsSet() {
+		return ""
+	}
+	return "http://" + cfg.HTTP.AdminAddr + payloadcodec.Path + "/t/" + cfg.Temporal.Payload.Token.Reveal()
 }

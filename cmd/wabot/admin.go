@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -20,9 +21,9 @@ import (
 // errAuditBroken is returned (exit status 1) when verification fails.
 var errAuditBroken = errors.New("audit log verification failed")
 
-func runAdmin(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+func runAdmin(ctx context.Context, logger *slog.Logger, cfg config.Config, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: admin hash|audit|roles …", errUsage)
+		return fmt.Errorf("%w: admin hash|audit|roles|export|wipe|runs|schedule …", errUsage)
 	}
 	switch args[0] {
 	case "hash":
@@ -36,7 +37,7 @@ func runAdmin(ctx context.Context, cfg config.Config, args []string, out io.Writ
 	case "roles":
 		return runAdminRoles(ctx, cfg, args[1:], out)
 	}
-	return fmt.Errorf("%w: admin %q: want hash, audit or roles", errUsage, args[0])
+	return runOperatorTask(ctx, logger, cfg, args, out)
 }
 
 func runAdminAudit(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {

@@ -32,6 +32,16 @@ commands:
                      print the newest N (10) audit entries
   admin roles list | grant <number> <admin|operator> | revoke <number> <admin|operator>
                      list or change roles (audited as "operator")
+  admin export <number> [file.zip]
+                     export everything stored about a person into a ZIP (progress bar)
+  admin wipe <number> --yes
+                     delete everything about a person: rows, Redis keys, Temporal histories
+  admin runs failed [--chat <number>] [--kind <kind>] [--command <command>]
+                     list failed or timed-out workflow runs
+  admin runs retry <workflow-id> [run-id]
+                     reset a run to its first workflow task (runs it again)
+  admin schedule trigger|pause|unpause retention|audit
+                     run a compliance schedule now, or pause/unpause it
 
 Configuration comes from environment variables; see README.md.
 `
@@ -78,7 +88,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "config":
 		return cfg.Print(stdout)
 	case "admin":
-		return runAdmin(ctx, cfg, args, stdout)
+		return runAdmin(ctx, logger, cfg, args, stdout)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)

@@ -25,7 +25,7 @@ func runWorker(ctx context.Context, logger *slog.Logger, cfg config.Config) erro
 	}
 	defer w.Stop()
 	logger.InfoContext(ctx, "worker started", slog.String("task_queue", cfg.Temporal.TaskQueue))
-	return app.Serve(ctx, logger, "admin", cfg.HTTP.AdminAddr, app.AdminHandler(d.Health))
+	return app.Serve(ctx, logger, "admin", cfg.HTTP.AdminAddr, app.AdminHandlerFor(d))
 }
 
 func runGateway(ctx context.Context, logger *slog.Logger, cfg config.Config, out io.Writer) error {

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,6 +30,7 @@ type Status struct {
 //	GET  /media/{n}     the bytes of an attachment or of media the bot sent
 //	GET  /api/messages?chat=15550100&after=0&wait=10s → {"messages":[…],"typing":false}
 //	GET  /api/status    → {"banner":"…","ui_url":"…"}
+//	GET  /api/document/{id} → a document the bot sent (e.g. an /export ZIP)
 func (t *Transport) Handler(status Status) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(page))
@@ -69,6 +71,16 @@ func (t *Transport) Handler(status Status) http.Handler {
 		default:
 			writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
 		}
+	})
+	mux.HandleFunc("GET /api/document/{id}", func(w http.ResponseWriter, r *http.Request) {
+		doc, ok := t.document(r.PathValue("id"))
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": doc.FileName}))
+		_, _ = w.Write(doc.Document)
 	})
 	mux.HandleFunc("GET /media/{n}", func(w http.ResponseWriter, r *http.Request) {
 		data, mime, ok := t.mediaBytes("/media/" + r.PathValue("n"))

@@ -38,6 +38,7 @@ type ChatMessage struct {
 	Text      string    `json:"text"`
 	QuotedID  string    `json:"quoted_id,omitempty"`
 	Media     *Media    `json:"media,omitempty"`
+	Document  string    `json:"document,omitempty"` // download path of a sent document
 	At        time.Time `json:"at"`
 }
 
@@ -45,9 +46,12 @@ type ChatMessage struct {
 type Sent struct {
 	To    types.JID
 	ID    string
-	Text  string // text, or an image's caption
+	Text  string // text, or a media message's caption
 	Media *SentMedia
 	At    time.Time
+	// FileName and Document are a sent document's name and bytes (as uploaded).
+	FileName string
+	Document []byte
 }
 
 // Transport is the local chat transport. It implements gateway.Client.
@@ -181,6 +185,18 @@ func (t *Transport) Changed() <-chan struct{} {
 	return ch
 }
 
+// document returns a sent document by its message ID.
+func (t *Transport) document(id string) (Sent, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.sent {
+		if s.ID == id && s.FileName != "" {
+			return s, true
+		}
+	}
+	return Sent{}, false
+}
+
 // SentMessages returns every SendMessage call so far, duplicates included.
 func (t *Transport) SentMessages() []Sent {
 	t.mu.Lock()
@@ -224,10 +240,16 @@ func (t *Transport) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Me
 	if sm != nil {
 		text = sm.Caption
 	}
-	t.sent = append(t.sent, Sent{To: to, ID: id, Text: text, Media: sm, At: now})
+	s := Sent{To: to, ID: id, Text: text, Media: sm, At: now}
+	line := ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, Media: info, At: now}
+	if doc := msg.GetDocumentMessage(); doc != nil {
+		s.FileName, s.Document = doc.GetFileName(), sm.Data
+		line.Document = "/api/document/" + id
+	}
+	t.sent = append(t.sent, s)
 	delete(t.typing, to.String())
 	t.mu.Unlock()
-	t.appendLine(to.String(), ChatMessage{ID: id, Direction: Out, Text: text, QuotedID: quoted, Media: info, At: now})
+	t.appendLine(to.String(), line)
 	return whatsmeow.SendResponse{ID: id, Timestamp: now}, nil
 }
 

@@ -53,7 +53,7 @@ type Media struct {
 
 // SentMedia is a media message the bot sent.
 type SentMedia struct {
-	Kind     string // KindVoice or KindImage
+	Kind     string // KindVoice, KindAudio, KindImage or KindDocument
 	Mime     string
 	PTT      bool
 	Seconds  uint32
@@ -137,6 +137,10 @@ func (t *Transport) outgoingMedia(msg *waE2E.Message) (*SentMedia, *Media) {
 		i := msg.GetImageMessage()
 		sm := &SentMedia{Kind: KindImage, Mime: i.GetMimetype(), Caption: i.GetCaption(), Data: t.media[i.GetURL()].data}
 		return sm, &Media{Kind: KindImage, Mime: sm.Mime, URL: i.GetURL()}
+	case msg.GetDocumentMessage() != nil:
+		d := msg.GetDocumentMessage()
+		sm := &SentMedia{Kind: KindDocument, Mime: d.GetMimetype(), Caption: d.GetCaption(), Data: t.media[d.GetURL()].data}
+		return sm, &Media{Kind: KindDocument, Mime: sm.Mime, URL: d.GetURL(), FileName: d.GetFileName()}
 	}
 	return nil, nil
 }

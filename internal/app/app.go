@@ -21,6 +21,7 @@ import (
 	"github.com/wabot/wabot/internal/config"
 	"github.com/wabot/wabot/internal/health"
 	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/internal/payloadcodec"
 	"github.com/wabot/wabot/internal/store"
 )
 
@@ -34,11 +35,12 @@ type Deps struct {
 	Temporal client.Client
 	Health   *health.Checker
 	Hasher   logging.Hasher
+	Alerts   *Alerts // served at /metrics by AdminHandlerFor
 }
 
 // Connect opens PostgreSQL, Redis and Temporal and registers their health checks.
 func Connect(ctx context.Context, logger *slog.Logger, cfg config.Config) (*Deps, error) {
-	d := &Deps{Logger: logger, Config: cfg, Health: health.New(2 * time.Second), Hasher: logging.NewHasher(cfg.Log.HashKey)}
+	d := &Deps{Logger: logger, Config: cfg, Health: health.New(2 * time.Second), Hasher: logging.NewHasher(cfg.Log.HashKey), Alerts: &Alerts{}}
 	var err error
 	if d.Pool, err = store.Open(ctx, cfg.Database); err != nil {
 		return nil, fmt.Errorf("connecting to postgres: %w", err)
@@ -87,6 +89,14 @@ func DialTemporal(ctx context.Context, logger *slog.Logger, cfg config.Temporal)
 		Namespace: cfg.Namespace,
 		Logger:    logging.Temporal(logger),
 	}
+	dc, encrypted, err := payloadcodec.DataConverter(cfg.Payload)
+	if err != nil {
+		return nil, err
+	}
+	opts.DataConverter = dc
+	if !encrypted {
+		logger.WarnContext(ctx, "temporal payloads are not encrypted: set WABOT_PAYLOAD_KEYS in production")
+	}
 	if cfg.TLS || cfg.APIKey.IsSet() {
 		opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
@@ -123,6 +133,22 @@ func ServeListener(ctx context.Context, logger *slog.Logger, name string, ln net
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// AdminHandlerFor serves the health endpoints, /metrics and, when payloads are
+// encrypted, the codec endpoint for the Temporal Web UI at payloadcodec.Path.
+func AdminHandlerFor(d *Deps) http.Handler {
+	mux := http.NewServeMux()
+	d.Health.Register(mux)
+	mux.Handle("GET /metrics", d.Alerts)
+	p := d.Config.Temporal.Payload
+	if keys, err := payloadcodec.ParseKeys(p.Keys.Reveal()); err == nil && len(keys) > 0 {
+		if c, err := payloadcodec.New(keys); err == nil {
+			h := payloadcodec.Handler(c, p.Token.Reveal(), p.Origins)
+			mux.Handle(payloadcodec.Path+"/", h)
+		}
+	}
+	return mux
 }
 
 // AdminHandler serves the health endpoints.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"go.temporal.io/sdk/worker"
 
@@ -55,6 +56,12 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	w.RegisterWorkflow(workflows.MessageWorkflow)
 	w.RegisterActivity(acts)
 	w.RegisterActivity(media)
+	comp, err := NewCompliance(d)
+	if err != nil {
+		_ = tmp.Close()
+		return nil, err
+	}
+	RegisterCompliance(w, comp)
 	return aiWorker{Worker: w, tmp: tmp}, nil
 }
 
@@ -71,8 +78,9 @@ func (w aiWorker) Stop() {
 	_ = w.tmp.Close()
 }
 
-// StartAIWorker registers the search attributes if missing, then builds and
-// starts the AI worker.
+// StartAIWorker registers the search attributes if missing, builds the AI
+// worker, creates or updates the compliance schedules (COMPLIANCE_SCHEDULES)
+// and starts the worker.
 func StartAIWorker(ctx context.Context, d *Deps) (worker.Worker, error) {
 	if err := EnsureSearchAttributes(ctx, d); err != nil {
 		return nil, err
@@ -80,6 +88,13 @@ func StartAIWorker(ctx context.Context, d *Deps) (worker.Worker, error) {
 	w, err := NewAIWorker(d)
 	if err != nil {
 		return nil, err
+	}
+	if d.Config.Compliance.Schedules {
+		// Not fatal: without its schedules the worker still answers messages;
+		// operators see the error and create them (README, Runbook).
+		if err := EnsureSchedules(ctx, d); err != nil {
+			d.Logger.ErrorContext(ctx, "creating compliance schedules failed", slog.Any("error", err))
+		}
 	}
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("starting worker: %w", err)
@@ -108,7 +123,7 @@ func StartGateway(d *Deps, account string, c gateway.Client, self gateway.Identi
 	w := worker.New(d.Temporal, workflows.GatewayTaskQueue(account), worker.Options{
 		MaxConcurrentActivityExecutionSize: d.Config.Temporal.WorkerConcurrency,
 	})
-	gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).Register(w)
+	gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).WithExports(d.Store).Register(w)
 	gateway.NewMediaActivities(d.Logger, c, d.Store, d.Store, d.Hasher, gateway.MediaLimits{
 		Audio: d.Config.Media.MaxAudioBytes, Image: d.Config.Media.MaxImageBytes, Document: d.Config.Media.MaxDocumentBytes,
 	}).Register(w)

@@ -22,6 +22,7 @@ import (
 	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/internal/payloadcodec"
 	"github.com/wabot/wabot/internal/secret"
 	"github.com/wabot/wabot/internal/store"
 )
@@ -36,9 +37,11 @@ type Config struct {
 	Bot      activities.Config
 	Media    activities.MediaConfig
 	Gov      governance.Config
-	Gateway  Gateway
-	WhatsApp WhatsApp
-	HTTP     HTTP
+	// Compliance: retention sweeps, export, wipe, audit verification.
+	Compliance activities.ComplianceConfig
+	Gateway    Gateway
+	WhatsApp   WhatsApp
+	HTTP       HTTP
 }
 
 // Redis locates the Redis server (rate limits, admin sessions, caches).
@@ -56,6 +59,8 @@ type Temporal struct {
 	TLS       bool          `env:"TEMPORAL_TLS" envDefault:"false"`
 	// WorkerConcurrency bounds concurrent activity and workflow tasks per worker.
 	WorkerConcurrency int `env:"TEMPORAL_WORKER_CONCURRENCY" envDefault:"100"`
+	// Payload encrypts payloads in Temporal's history (compliance).
+	Payload payloadcodec.Config
 }
 
 // Gateway is the transport-independent gateway behaviour.
@@ -116,6 +121,8 @@ func (c Config) validate() []error {
 	errs = append(errs, c.Bot.Validate()...)
 	errs = append(errs, c.Media.Validate()...)
 	errs = append(errs, c.Gov.Validate()...)
+	errs = append(errs, c.Compliance.Validate()...)
+	errs = append(errs, c.Temporal.Payload.Validate()...)
 	errs = append(errs, checkURL("DATABASE_URL", c.Database.URL.Reveal(), "postgres", "postgresql")...)
 	errs = append(errs, checkURL("REDIS_URL", c.Redis.URL.Reveal(), "redis", "rediss", "unix")...)
 	if c.WhatsApp.Enabled {

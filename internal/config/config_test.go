@@ -95,3 +95,21 @@ func TestGovernanceVariables(t *testing.T) {
 	}
 	require.NotContains(t, err.Error(), "alice", "numbers are not echoed")
 }
+
+func TestComplianceVariables(t *testing.T) {
+	t.Parallel()
+	key := "k1:d2Fib3QtcmVwbGF5LXRlc3Qta2V5LTMyLWJ5dGVzISE="
+	cfg, err := config.Load([]string{"WABOT_PAYLOAD_KEYS=" + key, "WABOT_CODEC_TOKEN=0123456789abcdefgh", "RETENTION_SWEEP_INTERVAL=15m"})
+	require.NoError(t, err)
+	require.Equal(t, 15*time.Minute, cfg.Compliance.SweepInterval)
+	require.Equal(t, 365, cfg.Compliance.MaxDays)
+	var out bytes.Buffer
+	require.NoError(t, cfg.Print(&out))
+	require.NotContains(t, out.String(), "d2Fib3Qt", "the payload key is masked")
+
+	_, err = config.Load([]string{"WABOT_PAYLOAD_KEYS=k1:short", "RETENTION_SWEEP_INTERVAL=1s", "RETENTION_MIN_DAYS=10", "RETENTION_MAX_DAYS=5"})
+	require.Error(t, err)
+	for _, name := range []string{"WABOT_PAYLOAD_KEYS", "RETENTION_SWEEP_INTERVAL", "RETENTION_MAX_DAYS"} {
+		require.Contains(t, err.Error(), name)
+	}
+}

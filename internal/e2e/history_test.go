@@ -5,12 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/wabot/wabot/gateway/localchat"
+	"github.com/wabot/wabot/internal/testkit"
 	"github.com/wabot/wabot/workflows"
 )
 
@@ -39,8 +43,25 @@ func TestRecordHistories(t *testing.T) {
 		&localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testImage(t, "png")})
 	mediaID := h.messageWorkflowID(mediaUser, "E2EHIST000003")
 
+	// The compliance workflows: an /export (its message run and the export),
+	// a /wipe confirmed by YES from another user, and a retention sweep.
+	h.say(user, "E2EHIST000005", "/export")
+	exportID := "export-" + h.account + "-" + h.deps.Hasher.Hash(jid(user)) + "-E2EHIST000005"
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, h.waitClosed(exportID, waitReply))
+	const wiper = "4915100000011"
+	h.say(wiper, "E2EHIST000006", "/wipe")
+	h.say(wiper, "E2EHIST000007", "YES")
+	wipeID := workflows.WipeWorkflowID(h.account, h.deps.Hasher.Hash(jid(wiper)))
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, h.waitClosed(wipeID, time.Minute))
+	sweep, err := h.deps.Temporal.ExecuteWorkflow(h.ctx, client.StartWorkflowOptions{ID: testkit.Name("sweep-"), TaskQueue: h.cfg.Temporal.TaskQueue},
+		workflows.RetentionSweepWorkflow)
+	require.NoError(t, err)
+	require.NoError(t, sweep.Get(h.ctx, nil))
+
 	for file, id := range map[string]string{
 		"message_workflow.json": msgID, "chat_workflow.json": chatID, "command_workflow.json": cmdID, "media_workflow.json": mediaID,
+		"message_export_command.json": h.messageWorkflowID(user, "E2EHIST000005"), "export_workflow.json": exportID,
+		"wipe_workflow.json": wipeID, "retention_sweep_workflow.json": sweep.GetID(),
 	} {
 		hist := &historypb.History{}
 		it := h.deps.Temporal.GetWorkflowHistory(h.ctx, id, "", false, 0)

@@ -24,6 +24,13 @@ import (
 	"github.com/wabot/wabot/workflows"
 )
 
+// TestPayloadKeys encrypt every e2e run's payloads, so the histories
+// recorded for the replay tests are encrypted too; workflows' replay test
+// decrypts them with the same fixed key (a test key, never a real one).
+const TestPayloadKeys = "test:d2Fib3QtcmVwbGF5LXRlc3Qta2V5LTMyLWJ5dGVzISE="
+
+const testCodecToken = "e2e-codec-token-0123456789"
+
 // harness is one isolated bot: its own database, Redis prefix, task queue,
 // gateway account and OpenAI stand-in, on the shared test Temporal server.
 type harness struct {
@@ -65,6 +72,9 @@ func setup(t *testing.T, opts options) *harness {
 		"LOG_FORMAT=json",
 		"ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_CHAT_IDLE_TIMEOUT=30s",
+		"WABOT_PAYLOAD_KEYS=" + TestPayloadKeys,
+		"WABOT_CODEC_TOKEN=" + testCodecToken,
+		"COMPLIANCE_SCHEDULES=false",
 	}
 	env = append(env, opts.env...)
 	cfg, err := config.Load(env)

@@ -1,0 +1,174 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/wabot/wabot/internal/store"
+)
+
+// WipeInput is one wipe run of one person's data.
+type WipeInput struct {
+	RunID   string
+	Subject string // the person's JID
+	// Except is a workflow ID to leave alone in Temporal (the wipe itself).
+	Except string
+}
+
+// visibilityLag bounds how long WipeTemporal waits for deleted executions
+// to leave the visibility store.
+const visibilityLag = 5 * time.Second
+
+// wipeProgress is the heartbeat of WipeRows: the step it is at.
+type wipeProgress struct {
+	Step int
+}
+
+// WipeRows deletes every row about the person from every table with a person
+// column (and their memory entries in groups, first, while their messages
+// still identify them), in bounded batches with the counts kept per run.
+// Deleting what is already gone deletes nothing, so a retry after a crash
+// finishes the job.
+func (c *Compliance) WipeRows(ctx context.Context, in WipeInput) (map[string]int64, error) {
+	if in.Subject == "" || in.RunID == "" {
+		return nil, errors.New("wipe: subject and run id are required")
+	}
+	tables, err := c.store.PersonTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	steps := append([]store.PersonTable{{Name: store.GroupMemoryTable}}, tables...)
+	var prog wipeProgress
+	if activity.IsActivity(ctx) && activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &prog)
+	}
+	for i := prog.Step; i < len(steps); i++ {
+		for {
+			n, err := c.store.WipeBatch(ctx, in.RunID, steps[i], in.Subject, c.cfg.SweepBatch)
+			if err != nil {
+				return nil, err
+			}
+			recordHeartbeat(ctx, wipeProgress{Step: i})
+			if err := c.hookAfterBatch(steps[i].Name); err != nil {
+				return nil, err
+			}
+			if n < int64(c.cfg.SweepBatch) {
+				break
+			}
+		}
+	}
+	return c.store.ComplianceCounts(ctx, in.RunID)
+}
+
+// WipeRedis deletes the person's Redis keys: every key under the configured
+// prefix that contains their identity hash or their number (the convention
+// for per-person keys such as rate limits and sessions).
+func (c *Compliance) WipeRedis(ctx context.Context, in WipeInput) (int64, error) {
+	if c.redis == nil {
+		return 0, nil
+	}
+	var deleted int64
+	for _, needle := range []string{c.hash(in.Subject), digits(in.Subject)} {
+		if needle == "" {
+			continue
+		}
+		iter := c.redis.Scan(ctx, 0, c.redisPrefix+"*"+needle+"*", 500).Iterator()
+		var batch []string
+		flush := func() error {
+			if len(batch) == 0 {
+				return nil
+			}
+			n, err := c.redis.Del(ctx, batch...).Result()
+			deleted += n
+			batch = batch[:0]
+			return err
+		}
+		for iter.Next(ctx) {
+			batch = append(batch, iter.Val())
+			if len(batch) >= 500 {
+				if err := flush(); err != nil {
+					return deleted, fmt.Errorf("deleting redis keys: %w", err)
+				}
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return deleted, fmt.Errorf("scanning redis keys: %w", err)
+		}
+		if err := flush(); err != nil {
+			return deleted, fmt.Errorf("deleting redis keys: %w", err)
+		}
+	}
+	return deleted, nil
+}
+
+// WipeTemporal deletes every workflow execution whose WabotChat search
+// attribute is the person's hash (their chat inbox, message and export runs),
+// running ones included, with their histories. Visibility is eventually
+// consistent: the activity lists again until nothing is left, heartbeating.
+func (c *Compliance) WipeTemporal(ctx context.Context, in WipeInput) (int, error) {
+	if c.temporal == nil {
+		return 0, errors.New("wipe: no temporal client")
+	}
+	query := fmt.Sprintf("WabotChat = %q", c.hash(in.Subject))
+	deleted := 0
+	done := map[string]bool{} // run IDs deleted by this attempt
+	lagSince := time.Time{}
+	for {
+		resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: c.namespace, Query: query, PageSize: 200,
+		})
+		if err != nil {
+			return deleted, fmt.Errorf("listing the person's workflows: %w", err)
+		}
+		listed, fresh := 0, 0
+		for _, e := range resp.GetExecutions() {
+			ex := e.GetExecution()
+			if ex.GetWorkflowId() == in.Except {
+				continue
+			}
+			listed++
+			if done[ex.GetRunId()] {
+				continue
+			}
+			_, err := c.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+				Namespace: c.namespace, WorkflowExecution: ex,
+			})
+			if _, gone := errors.AsType[*serviceerror.NotFound](err); err != nil && !gone {
+				return deleted, fmt.Errorf("deleting workflow execution: %w", err)
+			}
+			done[ex.GetRunId()] = true
+			deleted++
+			fresh++
+			recordHeartbeat(ctx, deleted)
+		}
+		if listed == 0 {
+			break
+		}
+		if fresh > 0 {
+			lagSince = time.Time{}
+			continue
+		}
+		// Only executions already deleted are listed: visibility lags. Wait
+		// for it a while; what it still shows after that is gone anyway.
+		if lagSince.IsZero() {
+			lagSince = time.Now()
+		} else if time.Since(lagSince) > visibilityLag {
+			break
+		}
+		recordHeartbeat(ctx, deleted)
+		select {
+		case <-ctx.Done():
+			return deleted, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	c.logger.InfoContext(ctx, "workflow histories deleted", slog.String("run_id", in.RunID), slog.Int("count", deleted))
+	return deleted, nil
+}
