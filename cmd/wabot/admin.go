@@ -98,7 +98,7 @@ func runAdminRoles(ctx context.Context, cfg config.Config, args []string, out io
 		return errors.New("REDIS_URL: cannot parse it")
 	}
 	rdb := redis.NewClient(opts) // sessions only; not used by these commands
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	gov, err := governance.New(cfg.Gov, governance.Settings{}, pool, audit.New(pool, nil), logging.NewHasher(cfg.Log.HashKey), rdb, cfg.Redis.KeyPrefix)
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func runAdminRoles(ctx context.Context, cfg config.Config, args []string, out io
 	}
 	n, err := governance.ParseNumber(args[1])
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	r, err := governance.ParseRole(args[2])
 	if err != nil || !r.Grantable() {

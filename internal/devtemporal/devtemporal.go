@@ -280,7 +280,7 @@ func (s *Server) checkPortsFree() error {
 	var errs []error
 	for _, port := range slices.Sorted(maps.Keys(ports)) {
 		role := ports[port]
-		l, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(port)))
+		l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", net.JoinHostPort(s.cfg.Host, strconv.Itoa(port)))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("port %d (%s) is not free: %w", port, role, err))
 			continue

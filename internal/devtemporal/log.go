@@ -64,7 +64,7 @@ func (l serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
 	if level < l.minLevel.Level() || !l.logger.Enabled(ctx, level) {
 		return // skip converting tags: most server records are filtered out
 	}
-	l.logger.LogAttrs(ctx, level, msg, tagsToAttrs(tags)...)
+	l.logger.LogAttrs(ctx, level, msg, tagsToAttrs(tags)...) //nolint:sloglint // the Temporal server's own messages
 }
 
 func tagsToAttrs(tags []tag.Tag) []slog.Attr {

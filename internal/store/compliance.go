@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -202,7 +203,7 @@ func (s *Store) AuditOnce(ctx context.Context, runID string, appendFn func(pgx.T
 		if err == nil {
 			return nil
 		}
-		if translate(err) != ErrNotFound {
+		if !errors.Is(translate(err), ErrNotFound) {
 			return fmt.Errorf("checking audit of run: %w", translate(err))
 		}
 		if seq, err = appendFn(tx); err != nil {
