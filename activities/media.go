@@ -77,13 +77,14 @@ type mediaLLM interface {
 // through a nil *MediaActivities. They read and write media in the blob
 // store by key and work in a private temp directory removed on return.
 type MediaActivities struct {
-	logger *slog.Logger
-	cfg    MediaConfig
-	bot    Config
-	store  *store.Store
-	llm    mediaLLM
-	tmp    *tempdir.Root
-	now    func() time.Time
+	logger       *slog.Logger
+	cfg          MediaConfig
+	bot          Config
+	store        *store.Store
+	llm          mediaLLM
+	tmp          *tempdir.Root
+	now          func() time.Time
+	voiceDefault func(ctx context.Context) (bool, error) // runtime setting voice_replies, if wired
 }
 
 // NewMedia returns MediaActivities. now may be nil (time.Now).
@@ -110,11 +111,26 @@ type MediaSettings struct {
 
 const voiceSettingKey = "voice_replies"
 
+// SetMediaVoiceDefault makes the bot-wide default of voice replies come from
+// f (the runtime setting voice_replies, changed with /config set) instead of
+// MEDIA_VOICE_REPLIES alone. A function, not a method: every exported method
+// of an activity struct is registered as an activity.
+func SetMediaVoiceDefault(m *MediaActivities, f func(ctx context.Context) (bool, error)) {
+	m.voiceDefault = f
+}
+
 // Settings returns the chat's media settings.
 func (m *MediaActivities) Settings(ctx context.Context, in message.Inbound) (MediaSettings, error) {
 	s := MediaSettings{
 		VoiceReplies: m.cfg.VoiceReplies, VoiceWithText: m.cfg.VoiceWithText,
 		EchoTranscript: m.cfg.EchoTranscript, ExpiresAt: m.now().Add(m.bot.Retention),
+	}
+	if m.voiceDefault != nil {
+		on, err := m.voiceDefault(ctx)
+		if err != nil {
+			return MediaSettings{}, err
+		}
+		s.VoiceReplies = on
 	}
 	v, err := m.store.ChatSetting(ctx, in.Account, in.Chat, voiceSettingKey)
 	if err != nil {

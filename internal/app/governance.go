@@ -14,6 +14,7 @@ func NewGovernor(d *Deps) (*governance.Governor, error) {
 		SystemPrompt: d.Config.Bot.SystemPrompt,
 		MaxTokens:    d.Config.OpenAI.MaxTokens,
 		MemoryTokens: d.Config.Bot.MemoryTokens,
+		VoiceReplies: d.Config.Media.VoiceReplies,
 	}
 	return governance.New(d.Config.Gov, defaults, d.Pool, audit.New(d.Pool, nil), d.Hasher, d.Redis, d.Config.Redis.KeyPrefix)
 }

@@ -55,6 +55,10 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	w.RegisterWorkflow(workflows.ChatWorkflow)
 	w.RegisterWorkflow(workflows.MessageWorkflow)
 	w.RegisterActivity(acts)
+	activities.SetMediaVoiceDefault(media, func(ctx context.Context) (bool, error) {
+		s, err := gov.Settings(ctx)
+		return s.VoiceReplies, err
+	})
 	w.RegisterActivity(media)
 	comp, err := NewCompliance(d)
 	if err != nil {

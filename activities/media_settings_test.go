@@ -1,0 +1,56 @@
+package activities_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/llm"
+	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/internal/openaifake"
+	"github.com/wabot/wabot/internal/secret"
+	"github.com/wabot/wabot/internal/store"
+	"github.com/wabot/wabot/internal/tempdir"
+	"github.com/wabot/wabot/internal/testkit"
+)
+
+// llmClient is a real LLM client against the OpenAI stand-in.
+func llmClient(t *testing.T) *llm.Client {
+	t.Helper()
+	fake := openaifake.New()
+	t.Cleanup(fake.Close)
+	c, err := llm.New(logging.Discard(), llm.Config{BaseURL: fake.URL(), APIKey: secret.New("k")})
+	require.NoError(t, err)
+	return c
+}
+
+// The bot-wide voice-reply default follows the runtime setting (/config set
+// voice_replies on), and a chat's own /voice choice overrides it.
+func TestVoiceRepliesDefaultFollowsTheSetting(t *testing.T) {
+	t.Parallel()
+	st := store.New(testkit.Postgres(t))
+	tmp, err := tempdir.New(logging.Discard(), t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tmp.Close() })
+	m, err := activities.NewMedia(logging.Discard(), activities.MediaConfig{VoiceReplies: false}, activities.Config{}, st, llmClient(t), tmp, nil)
+	require.NoError(t, err)
+	in := inbound("V1", "")
+	require.NoError(t, st.EnsureChat(t.Context(), in.Account, in.Chat, "dm"))
+
+	s, err := m.Settings(t.Context(), in)
+	require.NoError(t, err)
+	require.False(t, s.VoiceReplies, "MEDIA_VOICE_REPLIES=false without a runtime setting")
+
+	setting := true
+	activities.SetMediaVoiceDefault(m, func(context.Context) (bool, error) { return setting, nil })
+	s, err = m.Settings(t.Context(), in)
+	require.NoError(t, err)
+	require.True(t, s.VoiceReplies, "the runtime setting turned the default on")
+
+	require.NoError(t, m.SetVoiceReplies(t.Context(), in, false))
+	s, err = m.Settings(t.Context(), in)
+	require.NoError(t, err)
+	require.False(t, s.VoiceReplies, "the chat's /voice off wins over the default")
+}
