@@ -10,7 +10,7 @@ TEST_TEMPORAL_PORT ?= 17233
 TEST_TIMEOUT  ?= 20m
 PKGS          ?= ./...
 
-.PHONY: all build dev test test-race test-short lint bench chaos migrate clean
+.PHONY: all build dev test test-race test-short lint bench gobench chaos fuzz migrate clean
 
 all: build
 
@@ -62,8 +62,22 @@ lint: $(GOLANGCI)
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
 
-## bench: Go benchmarks (see BENCHMARKS.md when the load suite lands).
-bench: $(BIN)/wabot-dev
+## bench: the load benchmark (internal/bench): the bot and the ceiling workflow
+## side by side on a Temporal server of its own (ports BENCH_TEMPORAL_PORT..+4),
+## a `wabot worker` process, the real gateway handler, the fake LLM, a fresh
+## PostgreSQL database and Redis; writes BENCHMARKS.md and docs/bench-latency.svg.
+## BENCH_FLAGS adds flags, e.g. BENCH_FLAGS='-sizes=1000x100,1000x1000,10000x100,10000x1000'
+## for the full set or '-llm-latency=300ms'; see `bin/bench.test -h`.
+BENCH_TEMPORAL_PORT ?= 27233
+BENCH_FLAGS   ?=
+bench: $(BIN)/wabot $(BIN)/wabot-dev
+	$(GO) test -c -o $(BIN)/bench.test ./internal/bench
+	cd internal/bench && WABOT_BIN_DIR=$(BIN) $(BIN)/bench.test -test.run '^TestLoad$$' -test.v -test.timeout 2h \
+	  -load -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
+	  -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
+
+## gobench: the Go micro-benchmarks (go test -bench) of every package.
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 clean:
