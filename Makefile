@@ -76,6 +76,15 @@ bench: $(BIN)/wabot $(BIN)/wabot-dev
 	  -load -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
 	  -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
 
+## fuzz: every fuzz target for FUZZTIME each (the normal test run replays
+## their seed corpora in testdata/fuzz/). Add a target with its package here.
+FUZZTIME      ?= 10s
+FUZZ_TARGETS  ?= ./gateway:FuzzHandleEvent ./internal/config:FuzzLoad
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; done
+
 ## gobench: the Go micro-benchmarks (go test -bench) of every package.
 gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)

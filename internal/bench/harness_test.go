@@ -177,12 +177,13 @@ func startProcess(t *testing.T, dir, name string, env []string, bin string, args
 }
 
 // startTemporal runs `wabot-dev temporal` on port and waits until it is ready.
-func startTemporal(t *testing.T, dir string, port int, dataDir string) *exec.Cmd {
+func startTemporal(t *testing.T, dir string, port int, dataDir string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := []string{"temporal", "--port", strconv.Itoa(port), "--ui-port", "-1"}
 	if dataDir != "" {
 		args = append(args, "--data-dir", dataDir)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(testkit.Binary(t, "wabot-dev"), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logFile, err := os.Create(filepath.Join(dir, "temporal.log"))
@@ -223,7 +224,7 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 		dataDir = ""
 	}
 	r := &rig{t: t, ctx: ctx, dir: dir}
-	r.temporal = startTemporal(t, dir, temporalPort, dataDir)
+	r.temporal = startTemporal(t, dir, temporalPort, dataDir, strings.Fields(*flagTemporalArgs)...)
 	addr := "127.0.0.1:" + strconv.Itoa(temporalPort)
 
 	pool, dsn := testkit.PostgresURL(t)

@@ -29,6 +29,7 @@ var (
 	flagTemporalDB   = flag.String("temporal-db", "file", "Temporal's SQLite: file (as make dev runs it) or memory")
 	flagOut          = flag.String("out", "", "write the results into this BENCHMARKS.md (between the results markers) and the chart next to it")
 	flagCommand      = flag.String("command", "", "the command line to print in BENCHMARKS.md")
+	flagTemporalArgs = flag.String("temporal-args", "", "extra flags of `wabot-dev temporal`, space-separated (e.g. \"--dc matching.numTaskqueueReadPartitions=4 --sqlite-max-conns 4\")")
 	flagTimeout      = flag.Duration("run-timeout", 10*time.Minute, "deadline of each run")
 )
 
@@ -89,8 +90,8 @@ func TestLoad(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, WriteTable(&table, results))
 	var sum strings.Builder
-	fmt.Fprintf(&sum, "Run %s on %s. Temporal SQLite: %s. Fake LLM latency: %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), *flagTemporalDB, *flagLLMLatency)
+	fmt.Fprintf(&sum, "Run %s on %s (load average at the end: %s). Temporal SQLite: %s %s. Fake LLM latency: %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), loadAverage(), *flagTemporalDB, *flagTemporalArgs, *flagLLMLatency)
 	fmt.Fprintf(&sum, "```sh\n%s\n```\n\n", command())
 	sum.WriteString(table.String())
 	sum.WriteString("\n| figure | value |\n| --- | --- |\n")
@@ -175,6 +176,14 @@ func machine() string {
 	return fmt.Sprintf("%d CPUs (nproc), %s%s, %s", runtime.NumCPU(), model, ram, runtime.Version())
 }
 
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
 func command() string {
 	if *flagCommand != "" {
 		return *flagCommand
@@ -182,13 +191,8 @@ func command() string {
 	return strings.Join(os.Args, " ")
 }
 
-const (
-	resultsBegin = "<!-- results:begin (written by make bench) -->"
-	resultsEnd   = "<!-- results:end -->"
-)
-
-// writeResults replaces the results section of the BENCHMARKS.md at path
-// and writes the chart next to it.
+// writeResults writes the chart next to the BENCHMARKS.md at path and the
+// load results into its "load" section.
 func writeResults(path, section string, results []Result) error {
 	chart := filepath.Join(filepath.Dir(path), "docs", "bench-latency.svg")
 	if err := os.MkdirAll(filepath.Dir(chart), 0o750); err != nil {
@@ -202,16 +206,25 @@ func writeResults(path, section string, results []Result) error {
 		return err
 	}
 	section += "\n![latency percentiles against offered load](docs/bench-latency.svg)\n"
+	return writeSection(path, "load", section)
+}
+
+// writeSection replaces the text between <!-- bench:NAME:begin … --> and
+// <!-- bench:NAME:end --> in the document at path, appending the markers
+// when they are missing.
+func writeSection(path, name, body string) error {
+	begin := "<!-- bench:" + name + ":begin (written by make bench; edits here are overwritten) -->"
+	end := "<!-- bench:" + name + ":end -->"
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	doc := string(old)
-	i, j := strings.Index(doc, resultsBegin), strings.Index(doc, resultsEnd)
+	i, j := strings.Index(doc, begin), strings.Index(doc, end)
 	if i < 0 || j < i {
-		doc = "# Benchmarks\n\n" + resultsBegin + "\n" + resultsEnd + "\n" + doc
-		i, j = strings.Index(doc, resultsBegin), strings.Index(doc, resultsEnd)
+		doc += "\n" + begin + "\n" + end + "\n"
+		i, j = strings.Index(doc, begin), strings.Index(doc, end)
 	}
-	doc = doc[:i+len(resultsBegin)] + "\n" + section + doc[j:]
+	doc = doc[:i+len(begin)] + "\n" + body + doc[j:]
 	return os.WriteFile(path, []byte(doc), 0o644) //nolint:gosec // a document in the repository
 }
