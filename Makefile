@@ -76,6 +76,20 @@ bench: $(BIN)/wabot $(BIN)/wabot-dev
 	  -load -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
 	  -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
 
+## chaos: the long chaos run (internal/e2e TestChaos -chaos-long) on a Temporal
+## server of its own: worker SIGKILL/restart, gateway down/redelivery, Redis
+## pause, PostgreSQL connections terminated, LLM 429/500/hang, three rounds;
+## 0 lost, 0 duplicates, recovery time per fault. `make test` runs one round.
+CHAOS_TEMPORAL_PORT ?= 27243
+chaos: $(BIN)/wabot $(BIN)/wabot-dev
+	@set -e; log=$$(mktemp); \
+	$(BIN)/wabot-dev temporal --port $(CHAOS_TEMPORAL_PORT) --ui-port -1 >$$log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log' EXIT; \
+	for i in $$(seq 1 300); do grep -q '^temporal ready' $$log && break; \
+	  kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.1; done; \
+	WABOT_TEST_TEMPORAL_ADDRESS=127.0.0.1:$(CHAOS_TEMPORAL_PORT) WABOT_BIN_DIR=$(BIN) \
+	  $(GO) test -race -count=1 -timeout 20m -run '^TestChaos$$' -v ./internal/e2e -chaos-long
+
 ## fuzz: every fuzz target for FUZZTIME each (the normal test run replays
 ## their seed corpora in testdata/fuzz/). Add a target with its package here.
 FUZZTIME      ?= 10s

@@ -42,6 +42,7 @@ type harness struct {
 
 type options struct {
 	inProcessWorker bool
+	env             []string // extra variables, after the defaults
 }
 
 func setup(t *testing.T, opts options) *harness {
@@ -63,6 +64,7 @@ func setup(t *testing.T, opts options) *harness {
 		"ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_CHAT_IDLE_TIMEOUT=30s",
 	}
+	env = append(env, opts.env...)
 	cfg, err := config.Load(env)
 	require.NoError(t, err)
 	d, err := app.Connect(ctx, testkit.Logger(t), cfg)
