@@ -65,15 +65,17 @@ lint: $(GOLANGCI)
 ## bench: the load benchmark (internal/bench): the bot and the ceiling workflow
 ## side by side on a Temporal server of its own (ports BENCH_TEMPORAL_PORT..+4),
 ## a `wabot worker` process, the real gateway handler, the fake LLM, a fresh
-## PostgreSQL database and Redis; writes BENCHMARKS.md and docs/bench-latency.svg.
+## PostgreSQL database and Redis; then the component benchmarks (Redis limiter
+## stand-in, retention sweep of 1M rows, prompt tokens over 500 turns). Writes
+## the results into BENCHMARKS.md and docs/bench-latency.svg.
 ## BENCH_FLAGS adds flags, e.g. BENCH_FLAGS='-sizes=1000x100,1000x1000,10000x100,10000x1000'
 ## for the full set or '-llm-latency=300ms'; see `bin/bench.test -h`.
 BENCH_TEMPORAL_PORT ?= 27233
 BENCH_FLAGS   ?=
 bench: $(BIN)/wabot $(BIN)/wabot-dev
 	$(GO) test -c -o $(BIN)/bench.test ./internal/bench
-	cd internal/bench && WABOT_BIN_DIR=$(BIN) $(BIN)/bench.test -test.run '^TestLoad$$' -test.v -test.timeout 2h \
-	  -load -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
+	cd internal/bench && WABOT_BIN_DIR=$(BIN) $(BIN)/bench.test -test.run '^Test(Load|RateLimiterDecisions|RetentionSweep|PromptTokens)$$' \
+	  -test.v -test.timeout 2h -load -extras -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
 	  -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
 
 ## chaos: the long chaos run (internal/e2e TestChaos -chaos-long) on a Temporal

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,8 +76,8 @@ func (tr *tracker) reply(id string, at time.Time) {
 	}
 }
 
-// result computes a Result over ids.
-func (tr *tracker) result(r Result, ids []string) Result {
+// result computes a Result over ids; lat are the latencies of the replied.
+func (tr *tracker) result(r Result, ids []string) (Result, []time.Duration) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var lat []time.Duration
@@ -99,6 +100,28 @@ func (tr *tracker) result(r Result, ids []string) Result {
 		}
 	}
 	r.Elapsed = last.Sub(first)
+	return Summarize(r, lat), lat
+}
+
+// measured is a Result with the latencies it summarizes.
+type measured struct {
+	Result
+	lat []time.Duration
+}
+
+// combine pools runs of the same system: counts and elapsed times add up,
+// latencies are pooled.
+func combine(runs ...measured) Result {
+	r := runs[0].Result
+	lat := slices.Clone(runs[0].lat)
+	for _, m := range runs[1:] {
+		r.Messages += m.Messages
+		r.Replied += m.Replied
+		r.Lost += m.Lost
+		r.Dups += m.Dups
+		r.Elapsed += m.Elapsed
+		lat = append(lat, m.lat...)
+	}
 	return Summarize(r, lat)
 }
 
@@ -355,7 +378,7 @@ func submitWithRedelivery(ctx context.Context, sys *system, m benchMessage) {
 
 // runLoad sends msgs to sys — all at once through conc senders when rate is
 // 0, else at rate per second — and waits for every reply until timeout.
-func runLoad(ctx context.Context, sys *system, msgs []benchMessage, users, conc int, rate float64, timeout time.Duration, progress io.Writer) Result {
+func runLoad(ctx context.Context, sys *system, msgs []benchMessage, users, conc int, rate float64, timeout time.Duration, progress io.Writer) measured {
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
 		ids[i] = m.ID
@@ -429,7 +452,8 @@ func runLoad(ctx context.Context, sys *system, msgs []benchMessage, users, conc 
 	fmt.Fprintln(progress)
 	cancel()
 	wg.Wait()
-	return tr.result(res, ids)
+	r, lat := tr.result(res, ids)
+	return measured{r, lat}
 }
 
 func drawProgress(w io.Writer, label string, sent, done, total int, elapsed time.Duration) {

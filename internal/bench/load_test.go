@@ -47,7 +47,7 @@ func TestLoad(t *testing.T) {
 
 	// Warm up both systems (connections, caches, the first workflows).
 	for _, sys := range []*system{&r.ceiling, &r.wabot} {
-		w := runLoad(r.ctx, sys, messages(nextTag(), 40, 20), 20, 20, 0, 2*time.Minute, progress)
+		w := runLoad(r.ctx, sys, messages(nextTag(), 40, 20), 20, 20, 0, 2*time.Minute, progress).Result
 		require.Zero(t, w.Lost, "warm-up of %s lost messages; see the logs in %s", sys.name, r.dir)
 	}
 	idleGateway := procStatus(os.Getpid())["VmRSS"]
@@ -56,8 +56,14 @@ func TestLoad(t *testing.T) {
 	var ceilSat float64
 	for _, size := range strings.Split(*flagSizes, ",") {
 		n, u := parseSize(t, size)
-		c := runLoad(r.ctx, &r.ceiling, messages(nextTag(), n, u), u, *flagConc, 0, *flagTimeout, progress)
-		w := runLoad(r.ctx, &r.wabot, messages(nextTag(), n, u), u, *flagConc, 0, *flagTimeout, progress)
+		// ABBA: ceiling, bot, bot, ceiling, half the messages each, so that a
+		// change in the machine's load (other jobs) weighs on both alike.
+		cm, wm := messages(nextTag(), n, u), messages(nextTag(), n, u)
+		c1 := runLoad(r.ctx, &r.ceiling, cm[:n/2], u, *flagConc, 0, *flagTimeout, progress)
+		w1 := runLoad(r.ctx, &r.wabot, wm[:n/2], u, *flagConc, 0, *flagTimeout, progress)
+		w2 := runLoad(r.ctx, &r.wabot, wm[n/2:], u, *flagConc, 0, *flagTimeout, progress)
+		c2 := runLoad(r.ctx, &r.ceiling, cm[n/2:], u, *flagConc, 0, *flagTimeout, progress)
+		c, w := combine(c1, c2), combine(w1, w2)
 		w.LLM = *flagLLMLatency
 		results = append(results, c, w)
 		ratios[size] = w.Throughput() / c.Throughput()
@@ -66,12 +72,19 @@ func TestLoad(t *testing.T) {
 	gatewayPeak := procStatus(os.Getpid())["VmHWM"]
 
 	var halfRatio []string
-	for _, f := range parseFloats(t, *flagSweep) {
+	for i, f := range parseFloats(t, *flagSweep) {
 		rate := f * ceilSat
 		n := max(50, int(rate**flagSweepSeconds))
 		users := *flagSweepUsers
-		c := runLoad(r.ctx, &r.ceiling, messages(nextTag(), n, users), users, 0, rate, *flagTimeout, progress)
-		w := runLoad(r.ctx, &r.wabot, messages(nextTag(), n, users), users, 0, rate, *flagTimeout, progress)
+		run := func(sys *system) Result {
+			return runLoad(r.ctx, sys, messages(nextTag(), n, users), users, 0, rate, *flagTimeout, progress).Result
+		}
+		var c, w Result
+		if i%2 == 0 { // alternate the order, as above
+			c, w = run(&r.ceiling), run(&r.wabot)
+		} else {
+			w, c = run(&r.wabot), run(&r.ceiling)
+		}
 		w.LLM = *flagLLMLatency
 		results = append(results, c, w)
 		if f == 0.5 {
