@@ -91,31 +91,53 @@ func WriteChart(w io.Writer, title string, results []Result) error {
 			open = append(open, r)
 		}
 	}
-	maxX, maxY := 1.0, 1.0
+	maxX, maxY, minY := 1.0, 1.0, math.Inf(1)
 	for _, r := range open {
 		maxX = max(maxX, r.Offered)
 		maxY = max(maxY, float64(r.P99)/float64(time.Millisecond))
+		minY = min(minY, float64(r.P50)/float64(time.Millisecond))
 	}
-	maxX, maxY = niceCeil(maxX), niceCeil(maxY)
+	// Latency on a log scale: at low load it is tens of milliseconds, past
+	// saturation tens of seconds, and both matter.
+	maxX = niceCeil(maxX)
+	hi := math.Pow(10, math.Ceil(math.Log10(maxY)))
+	lo := 1.0
+	if !math.IsInf(minY, 1) && minY > 1 {
+		lo = math.Pow(10, math.Floor(math.Log10(minY)))
+	}
+	if hi <= lo {
+		hi = lo * 10
+	}
 	plotW, plotH := float64(width-left-right), float64(height-top-foot)
 	x := func(v float64) float64 { return float64(left) + v/maxX*plotW }
-	y := func(v float64) float64 { return float64(top) + plotH - v/maxY*plotH }
+	y := func(v float64) float64 {
+		v = max(v, lo)
+		return float64(top) + plotH - (math.Log10(v)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo))*plotH
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", left, escape(title))
 	for i := 0; i <= 5; i++ {
-		vx, vy := maxX*float64(i)/5, maxY*float64(i)/5
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", x(vx), top, x(vx), y(0))
-		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", left, y(vy), x(maxX), y(vy))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x(vx), y(0)+16, trim(vx))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y(vy)+4, trim(vy))
+		vx := maxX * float64(i) / 5
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", x(vx), top, x(vx), y(lo))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", x(vx), y(lo)+16, trim(vx))
 	}
-	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, y(0), x(maxX), y(0))
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%.1f" stroke="black"/>`+"\n", left, top, left, y(0))
+	for decade := lo; decade <= hi*1.001; decade *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			vy := decade * m
+			if vy > hi*1.001 {
+				break
+			}
+			fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", left, y(vy), x(maxX), y(vy))
+			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y(vy)+4, trim(vy))
+		}
+	}
+	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, y(lo), x(maxX), y(lo))
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%.1f" stroke="black"/>`+"\n", left, top, left, y(lo))
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">offered load (messages/s)</text>`+"\n", x(maxX/2), height-10)
-	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">end-to-end latency (ms)</text>`+"\n", y(maxY/2))
+	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">end-to-end latency (ms, log scale)</text>`+"\n", float64(top)+plotH/2)
 
 	colors := map[string]string{"wabot": "#d62728", "ceiling": "#1f77b4"}
 	dashes := []string{"", "6 3", "2 3"}
