@@ -10,7 +10,7 @@ TEST_TEMPORAL_PORT ?= 17233
 TEST_TIMEOUT  ?= 20m
 PKGS          ?= ./...
 
-.PHONY: all build dev test test-race test-short fuzz lint bench chaos migrate clean
+.PHONY: all build dev test test-race test-short lint bench gobench chaos fuzz migrate clean
 
 all: build
 
@@ -54,11 +54,6 @@ test-race: test
 test-short:
 	$(GO) test -race -short -count=1 $(PKGS)
 
-## fuzz: fuzz the command parser (seed corpus in internal/command/testdata/fuzz).
-FUZZTIME ?= 60s
-fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/command/
-
 $(GOLANGCI):
 	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VER)
 
@@ -67,8 +62,47 @@ lint: $(GOLANGCI)
 	$(GO) vet ./...
 	$(GOLANGCI) run ./...
 
-## bench: Go benchmarks (see BENCHMARKS.md when the load suite lands).
-bench: $(BIN)/wabot-dev
+## bench: the load benchmark (internal/bench): the bot and the ceiling workflow
+## side by side on a Temporal server of its own (ports BENCH_TEMPORAL_PORT..+4),
+## a `wabot worker` process, the real gateway handler, the fake LLM, a fresh
+## PostgreSQL database and Redis; then the component benchmarks (Redis limiter
+## stand-in, retention sweep of 1M rows, prompt tokens over 500 turns). Writes
+## the results into BENCHMARKS.md and docs/bench-latency.svg.
+## BENCH_FLAGS adds flags, e.g. BENCH_FLAGS='-sizes=1000x100,1000x1000,10000x100,10000x1000'
+## for the full set or '-llm-latency=300ms'; see `bin/bench.test -h`.
+BENCH_TEMPORAL_PORT ?= 27233
+BENCH_FLAGS   ?=
+bench: $(BIN)/wabot $(BIN)/wabot-dev
+	$(GO) test -c -o $(BIN)/bench.test ./internal/bench
+	cd internal/bench && WABOT_BIN_DIR=$(BIN) $(BIN)/bench.test -test.run '^Test(Load|RateLimiterDecisions|RetentionSweep|PromptTokens)$$' \
+	  -test.v -test.timeout 2h -load -extras -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
+	  -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
+
+## chaos: the long chaos run (internal/e2e TestChaos -chaos-long) on a Temporal
+## server of its own: worker SIGKILL/restart, gateway down/redelivery, Redis
+## pause, PostgreSQL connections terminated, LLM 429/500/hang, three rounds;
+## 0 lost, 0 duplicates, recovery time per fault. `make test` runs one round.
+CHAOS_TEMPORAL_PORT ?= 27243
+chaos: $(BIN)/wabot $(BIN)/wabot-dev
+	@set -e; log=$$(mktemp); \
+	$(BIN)/wabot-dev temporal --port $(CHAOS_TEMPORAL_PORT) --ui-port -1 >$$log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$log' EXIT; \
+	for i in $$(seq 1 300); do grep -q '^temporal ready' $$log && break; \
+	  kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.1; done; \
+	WABOT_TEST_TEMPORAL_ADDRESS=127.0.0.1:$(CHAOS_TEMPORAL_PORT) WABOT_BIN_DIR=$(BIN) \
+	  $(GO) test -race -count=1 -timeout 20m -run '^TestChaos$$' -v ./internal/e2e -chaos-long
+
+## fuzz: every fuzz target for FUZZTIME each (the normal test run replays
+## their seed corpora in testdata/fuzz/). Add a target with its package here.
+FUZZTIME      ?= 10s
+FUZZ_TARGETS  ?= ./gateway:FuzzHandleEvent ./internal/config:FuzzLoad ./internal/command:FuzzParse
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+## gobench: the Go micro-benchmarks (go test -bench) of every package.
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
 
 clean:

@@ -25,10 +25,9 @@ type MessageResult struct {
 func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
 	var a *activities.Activities
 	logger := workflow.GetLogger(ctx)
-	storeCtx := workflow.WithActivityOptions(ctx, storeOptions)
 
 	var adm activities.Admission
-	if err := workflow.ExecuteActivity(storeCtx, a.Admit, in).Get(ctx, &adm); err != nil {
+	if err := executeStore(ctx, a.Admit, in).Get(ctx, &adm); err != nil {
 		return MessageResult{}, err
 	}
 	// Governance (workflows/governance.go): refusals, backpressure, commands.
@@ -69,7 +68,7 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	}
 
 	rec := activities.RecordInput{Inbound: in, Reply: reply, Turn: turn, Code: code}
-	if err := workflow.ExecuteActivity(storeCtx, a.RecordTurn, rec).Get(ctx, nil); err != nil {
+	if err := executeStore(ctx, a.RecordTurn, rec).Get(ctx, nil); err != nil {
 		return MessageResult{ReplyID: reply.ID, Code: code}, err
 	}
 	outcome := "ok"

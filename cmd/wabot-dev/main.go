@@ -20,7 +20,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/wabot/wabot/internal/devtemporal"
 	"github.com/wabot/wabot/internal/logging"
@@ -56,6 +58,16 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	uiPort := fs.Int("ui-port", 8233, "Web UI port; -1 disables the UI")
 	dataDir := fs.String("data-dir", "", "directory of the SQLite file; empty = in memory")
 	logLevel := fs.String("log-level", "warn", "log level")
+	sqliteConns := fs.Int("sqlite-max-conns", 0, "SQLite connection pool size (file mode); 0 = one connection")
+	dc := map[string]any{}
+	fs.Func("dc", "dynamic-config override key=value (repeatable), e.g. matching.numTaskqueueReadPartitions=4", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not key=value", s)
+		}
+		dc[k] = parseDynamicValue(v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +78,7 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	logger := logging.New(stderr, logging.Config{Format: "auto", Level: level})
 	srv, err := devtemporal.Start(ctx, logger, devtemporal.Config{
 		DataDir: *dataDir, FrontendPort: *port, UIPort: *uiPort, SearchAttributes: workflows.SearchAttributes(),
+		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns,
 	})
 	if err != nil {
 		return err
@@ -73,6 +86,24 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintln(stdout, "temporal ready", srv.FrontendAddress(), srv.UIAddress())
 	<-ctx.Done()
 	return srv.Stop()
+}
+
+// parseDynamicValue types a dynamic-config value: bool, integer, duration,
+// float, else string.
+func parseDynamicValue(v string) any {
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return n
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return d
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	return v
 }
 
 // devDataDir is where `make dev` keeps Temporal's SQLite file.

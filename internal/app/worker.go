@@ -9,6 +9,7 @@ import (
 
 	"github.com/wabot/wabot/activities"
 	"github.com/wabot/wabot/gateway"
+	"github.com/wabot/wabot/internal/config"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/ratelimit"
 	"github.com/wabot/wabot/internal/tempdir"
@@ -46,12 +47,7 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 		_ = tmp.Close()
 		return nil, err
 	}
-	n := d.Config.Temporal.WorkerConcurrency
-	w := worker.New(d.Temporal, d.Config.Temporal.TaskQueue, worker.Options{
-		MaxConcurrentActivityExecutionSize:      n,
-		MaxConcurrentWorkflowTaskExecutionSize:  n,
-		MaxConcurrentLocalActivityExecutionSize: n,
-	})
+	w := worker.New(d.Temporal, d.Config.Temporal.TaskQueue, AIWorkerOptions(d.Config.Temporal))
 	w.RegisterWorkflow(workflows.ChatWorkflow)
 	w.RegisterWorkflow(workflows.MessageWorkflow)
 	w.RegisterActivity(acts)
@@ -80,6 +76,17 @@ type aiWorker struct {
 func (w aiWorker) Stop() {
 	w.Worker.Stop()
 	_ = w.tmp.Close()
+}
+
+// AIWorkerOptions are the options of the AI task queue's worker. The
+// benchmark's ceiling worker uses them too, so both are tuned alike.
+func AIWorkerOptions(cfg config.Temporal) worker.Options {
+	n := cfg.WorkerConcurrency
+	return worker.Options{
+		MaxConcurrentActivityExecutionSize:      n,
+		MaxConcurrentWorkflowTaskExecutionSize:  n,
+		MaxConcurrentLocalActivityExecutionSize: n,
+	}
 }
 
 // StartAIWorker registers the search attributes if missing, builds the AI

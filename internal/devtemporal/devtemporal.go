@@ -85,6 +85,13 @@ type Config struct {
 	// Text, KeywordList).
 	SearchAttributes map[string]enums.IndexedValueType
 	CodecEndpoint    string // optional; passed to the UI config so it can decode payloads
+	// DynamicConfig overrides dynamic-config values by key (e.g.
+	// "matching.numTaskqueueReadPartitions": 4), over the defaults this package sets; for
+	// experiments such as the benchmark's before/after runs.
+	DynamicConfig map[string]any
+	// SQLiteMaxConns is the size of the SQLite connection pool in file mode (WAL allows readers
+	// beside the one writer); 0 keeps the plugin's single connection.
+	SQLiteMaxConns int
 }
 
 // Server is a running embedded Temporal server.
@@ -109,6 +116,7 @@ func (c Config) withDefaults() Config {
 	c.UIPort = cmp.Or(c.UIPort, DefaultUIPort)
 	c.Namespace = cmp.Or(c.Namespace, DefaultNamespace)
 	c.SearchAttributes = maps.Clone(c.SearchAttributes) // the caller may change its map later
+	c.DynamicConfig = maps.Clone(c.DynamicConfig)
 	return c
 }
 
@@ -332,6 +340,11 @@ func prepareDatabase(cfg Config) (sqlConfig, error) {
 	}
 	path := filepath.Join(cfg.DataDir, DatabaseFile)
 	sqlCfg := newSQLConfig(path)
+	if cfg.SQLiteMaxConns > 1 {
+		sqlCfg.MaxConns, sqlCfg.MaxIdleConns = cfg.SQLiteMaxConns, cfg.SQLiteMaxConns
+		// Writers queue on the one write lock instead of failing with SQLITE_BUSY.
+		sqlCfg.ConnectAttributes["busy_timeout"] = "10000"
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		if err := setupSchema(sqlCfg); err != nil {
 			return nil, fmt.Errorf("creating schema in %s: %w", path, err)

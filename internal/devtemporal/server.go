@@ -34,8 +34,8 @@ const (
 
 // dynamicConfig holds every dynamic-config value the embedded server runs with. The defaults are
 // tuned for a busy multi-host cluster; these favour latency on one small machine.
-func dynamicConfig() dynamicconfig.StaticClient {
-	return dynamicconfig.StaticClient{
+func dynamicConfig(overrides map[string]any) dynamicconfig.StaticClient {
+	dc := dynamicconfig.StaticClient{
 		// The history service's queue readers poll at most 20 times a second by default, so each
 		// transfer task (dispatching a workflow or activity task to matching) waits up to 50 ms:
 		// one workflow with 3 activities took 200 ms, at 1000 it takes ~25 ms. The visibility queue
@@ -77,7 +77,18 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 		// Mutable-state cache, as the Temporal CLI's dev server sets it.
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 8192,
+
+		// One partition per task queue instead of 4. Partitions spread a busy queue over
+		// matching hosts; on one host they only add work: a task written to a partition without
+		// a waiting poller is forwarded to the root partition, and pollers spread over four
+		// partitions find fewer sync matches. Measured in BENCHMARKS.md.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 	}
+	for k, v := range overrides {
+		dc[dynamicconfig.MakeKey(k)] = v
+	}
+	return dc
 }
 
 // sqlConfig is the SQLite store configuration.
@@ -146,7 +157,7 @@ func serverOptions(cfg Config, sqlCfg sqlConfig, serverLog serverLogger) ([]temp
 		temporal.WithLogger(serverLog),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg.DynamicConfig)),
 	}, nil
 }
 

@@ -1,0 +1,202 @@
+package e2e_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wabot/wabot/gateway"
+	"github.com/wabot/wabot/gateway/localchat"
+	"github.com/wabot/wabot/internal/app"
+	"github.com/wabot/wabot/internal/message"
+	"github.com/wabot/wabot/internal/openaifake"
+)
+
+var chaosLong = flag.Bool("chaos-long", false, "TestChaos: the long version (make chaos): more load, every fault three times")
+
+// chaosLoad sends messages at a steady pace from a few users, re-sending a
+// message with the same ID while the gateway does not acknowledge it, as
+// WhatsApp redelivers.
+type chaosLoad struct {
+	h     *harness
+	mu    sync.Mutex
+	ids   []string
+	users map[string]string // message ID -> user
+	wg    sync.WaitGroup
+}
+
+func (l *chaosLoad) run(ctx context.Context, users int, every time.Duration) {
+	for i := 0; ctx.Err() == nil; i++ {
+		id := fmt.Sprintf("CHAOS%08d", i)
+		user := fmt.Sprintf("49151777%05d", i%users)
+		l.mu.Lock()
+		l.ids = append(l.ids, id)
+		l.users[id] = user
+		l.mu.Unlock()
+		l.wg.Go(func() {
+			for {
+				_, err := l.h.transport.Receive(context.WithoutCancel(ctx), localchat.Incoming{From: user, Text: "chaos " + id, ID: id})
+				if err == nil {
+					return
+				}
+				time.Sleep(200 * time.Millisecond) // not acknowledged: WhatsApp redelivers later
+			}
+		})
+		select {
+		case <-ctx.Done():
+		case <-time.After(every):
+		}
+	}
+}
+
+// fault is one injected fault, when it ended and how long the first reply
+// after that took.
+type fault struct {
+	name      string
+	ended     time.Time
+	recovered time.Duration
+}
+
+// recovered waits (up to a minute) for the first reply sent after the fault
+// ended, so the next fault starts on a working system and each recovery time
+// is its own.
+func (h *harness) recovered(f fault) fault {
+	h.t.Helper()
+	f.recovered = -1
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		for _, s := range h.transport.SentMessages() {
+			if s.At.After(f.ended) {
+				f.recovered = s.At.Sub(f.ended)
+				return f
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return f
+}
+
+// TestChaos runs a steady load while it kills and restarts the worker
+// process, takes the gateway down and up (messages go unacknowledged and are
+// redelivered), pauses Redis, terminates the database's connections and
+// makes the LLM answer 429, 500 and hang. Every message must get exactly one
+// reply. It reports how long the first reply took after each fault ended.
+// The short version runs in `make test`; -chaos-long (make chaos) repeats it.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos needs the embedded Temporal server and a worker process")
+	}
+	t.Parallel()
+	h := setup(t, options{env: []string{"OPENAI_TIMEOUT=2s"}})
+	worker := startWorker(t, h)
+	rounds, users, every := 1, 4, 150*time.Millisecond
+	if *chaosLong {
+		rounds, users, every = 3, 20, 50*time.Millisecond
+	}
+	load := &chaosLoad{h: h, users: map[string]string{}}
+	loadCtx, stopLoad := context.WithCancel(h.ctx)
+	defer stopLoad()
+	loadDone := make(chan struct{})
+	go func() { defer close(loadDone); load.run(loadCtx, users, every) }()
+
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	pause := time.Sleep // faults are spaced in time on purpose: this is not waiting for a condition
+	var faults []fault
+	for round := range rounds {
+		pause(time.Second)
+		h.fake.Enqueue(openaifake.Fault{Status: 429, RetryAfter: time.Second}, openaifake.Fault{Status: 429, RetryAfter: time.Second},
+			openaifake.Fault{Status: 500}, openaifake.Fault{Status: 500}, openaifake.Fault{Hang: true})
+		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("LLM 429×2, 500×2, hang (round %d)", round+1), ended: time.Now()}))
+
+		pause(time.Second)
+		require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
+		_ = worker.Wait()
+		pause(time.Second)
+		worker = startWorker(t, h)
+		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("worker SIGKILL + restart (round %d)", round+1), ended: time.Now()}))
+
+		pause(time.Second)
+		h.transport.SetHandler(func(any) bool { return false }) // the gateway is gone: nothing is acknowledged
+		h.gw.Worker.Stop()
+		pause(time.Second)
+		gw, err := app.StartGateway(h.deps, h.account, h.transport, gateway.StaticIdentity{PN: localchat.BotJID})
+		require.NoError(t, err)
+		t.Cleanup(gw.Worker.Stop)
+		h.gw = gw
+		h.transport.SetHandler(gw.HandleEvent)
+		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("gateway down 1 s + restart, redelivery (round %d)", round+1), ended: time.Now()}))
+
+		pause(time.Second)
+		// The shared Redis serves other tests too: a 1 s pause, not a restart.
+		require.NoError(t, rdb.Do(h.ctx, "CLIENT", "PAUSE", "1000", "ALL").Err())
+		pause(1100 * time.Millisecond)
+		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("Redis CLIENT PAUSE 1 s (round %d)", round+1), ended: time.Now()}))
+
+		pause(time.Second)
+		// Only this test's database: the shared server keeps running.
+		_, err = h.pool.Exec(h.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		require.NoError(t, err)
+		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("PostgreSQL connections terminated (round %d)", round+1), ended: time.Now()}))
+	}
+	pause(time.Second)
+	stopLoad()
+	<-loadDone
+	load.wg.Wait()
+
+	load.mu.Lock()
+	ids := append([]string(nil), load.ids...)
+	load.mu.Unlock()
+	replyOf := map[string]string{} // reply ID -> message ID
+	for _, id := range ids {
+		replyOf[message.ReplyID(h.account, id, 0)] = id
+	}
+	var counts map[string]int
+	var resent, foreign int
+	require.Eventually(t, func() bool {
+		counts, resent, foreign = map[string]int{}, 0, 0
+		seen := map[string]bool{}
+		for _, s := range h.transport.SentMessages() {
+			id, ok := replyOf[s.ID]
+			if !ok {
+				foreign++
+				continue
+			}
+			if seen[s.ID] {
+				resent++ // the same reply ID again: WhatsApp shows it once
+				continue
+			}
+			seen[s.ID] = true
+			counts[id]++
+		}
+		return len(counts) == len(ids)
+	}, 3*time.Minute, 200*time.Millisecond, "replies: %d of %d messages", len(counts), len(ids))
+
+	lost, dups := 0, foreign
+	for _, id := range ids {
+		switch n := counts[id]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	var report strings.Builder
+	fmt.Fprintf(&report, "%d messages from %d users: %d lost, %d duplicates (%d same-ID re-sends, which WhatsApp shows once)\n",
+		len(ids), users, lost, dups, resent)
+	for _, f := range faults {
+		fmt.Fprintf(&report, "  %-55s first reply after %v\n", f.name, f.recovered.Round(time.Millisecond))
+	}
+	t.Log("\n" + report.String())
+	require.Zero(t, lost)
+	require.Zero(t, dups)
+}
