@@ -3,6 +3,7 @@ package activities
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/wabot/wabot/internal/audit"
+	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/store"
 )
 
@@ -273,4 +275,12 @@ func digits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// MarshalJSON masks BOT_ADMINS: `wabot config` never prints phone numbers.
+func (c ComplianceConfig) MarshalJSON() ([]byte, error) {
+	type plain ComplianceConfig // no MarshalJSON: no recursion
+	p := plain(c)
+	p.Admins = governance.MaskNumbers(c.Admins)
+	return json.Marshal(p)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
@@ -24,7 +25,7 @@ type WipeInput struct {
 
 // visibilityLag bounds how long WipeTemporal waits for deleted executions
 // to leave the visibility store.
-const visibilityLag = 5 * time.Second
+const visibilityLag = 15 * time.Second
 
 // wipeProgress is the heartbeat of WipeRows: the step it is at.
 type wipeProgress struct {
@@ -134,6 +135,18 @@ func (c *Compliance) WipeTemporal(ctx context.Context, in WipeInput) (int, error
 				continue
 			}
 			listed++
+			if e.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				// Terminate first and delete once closed: deleting a running
+				// execution races its close record against the delete in the
+				// visibility queue and can leave a record behind.
+				err := c.temporal.TerminateWorkflow(ctx, ex.GetWorkflowId(), ex.GetRunId(), "personal data wiped")
+				if _, gone := errors.AsType[*serviceerror.NotFound](err); err != nil && !gone {
+					return deleted, fmt.Errorf("terminating workflow execution: %w", err)
+				} else if err == nil {
+					fresh++
+				}
+				continue
+			}
 			if done[ex.GetRunId()] {
 				continue
 			}

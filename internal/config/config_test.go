@@ -113,3 +113,15 @@ func TestComplianceVariables(t *testing.T) {
 		require.Contains(t, err.Error(), name)
 	}
 }
+
+func TestPrintMasksPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load([]string{"BOT_OWNERS=+4915112345678", "BOT_ALLOWLIST=4915199999999", "BOT_ADMINS=4915188888888"})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, cfg.Print(&out))
+	require.NotContains(t, out.String(), "4915112345678")
+	require.NotContains(t, out.String(), "4915199999999")
+	require.NotContains(t, out.String(), "4915188888888")
+	require.Equal(t, "4915112345678", cfg.Gov.Owners[0][1:], "the configuration itself keeps the number")
+}

@@ -1,6 +1,7 @@
 package governance
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -64,4 +65,25 @@ func checkAnswer(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q: want everyone, allowlist or owners", s)
+}
+
+// MarshalJSON masks the number lists (`wabot config` prints the configuration
+// and must not print phone numbers): each number shows as its short label.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // no MarshalJSON: no recursion
+	p := plain(c)
+	p.Owners, p.AllowList, p.DenyList = MaskNumbers(c.Owners), MaskNumbers(c.AllowList), MaskNumbers(c.DenyList)
+	return json.Marshal(p)
+}
+
+// MaskNumbers returns the numbers' short labels ("+49…5678").
+func MaskNumbers(numbers []string) []string {
+	out := make([]string, len(numbers))
+	for i, s := range numbers {
+		out[i] = "***"
+		if n, err := ParseNumber(s); err == nil {
+			out[i] = n.Label
+		}
+	}
+	return out
 }
