@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -532,5 +531,3 @@ func rowCounts(ctx context.Context, pool *pgxpool.Pool) (map[string]int64, error
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-var errNoWarmup = errors.New("warm-up got no replies")

@@ -90,7 +90,8 @@ type Config struct {
 	// experiments such as the benchmark's before/after runs.
 	DynamicConfig map[string]any
 	// SQLiteMaxConns is the size of the SQLite connection pool in file mode (WAL allows readers
-	// beside the one writer); 0 keeps the plugin's single connection.
+	// beside the one writer); 0 keeps the plugin's single connection. For experiments: 4
+	// connections made the benchmark about twice slower than one (BENCHMARKS.md).
 	SQLiteMaxConns int
 }
 
