@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/message"
 	"github.com/wabot/wabot/internal/openaifake"
+	"github.com/wabot/wabot/internal/ratelimit"
 	"github.com/wabot/wabot/internal/store"
 	"github.com/wabot/wabot/internal/testkit"
 )
@@ -37,15 +39,16 @@ func skipUnlessExtras(t *testing.T) {
 	}
 }
 
-// TestRateLimiterDecisions measures rate-limit decisions per second against
-// Redis. The governance branch's limiter has not landed; its stand-in is the
-// classic fixed-window limiter, one INCR + EXPIRE pipeline per decision.
+// TestRateLimiterDecisions measures the bot's own limiter (internal/ratelimit:
+// redis_rate's GCRA, one atomic script per decision) against Redis.
 func TestRateLimiterDecisions(t *testing.T) {
 	skipUnlessExtras(t)
 	rdb, prefix := testkit.Redis(t)
 	ctx := t.Context()
 	var b strings.Builder
-	b.WriteString("Stand-in for the limiter (the governance branch's is not merged yet): one pipelined `INCR key; EXPIRE key 60` per decision, keys per user.\n\n")
+	limiter, err := ratelimit.New(rdb, prefix)
+	require.NoError(t, err)
+	b.WriteString("`internal/ratelimit` (redis_rate GCRA, one Lua script per decision), 30 per minute per user, keys of 1,000 users.\n\n")
 	b.WriteString("| concurrent callers | users | decisions/s | p50 µs | p99 µs |\n| ---: | ---: | ---: | ---: | ---: |\n")
 	for _, conc := range []int{1, 16, 64} {
 		var n atomic.Int64
@@ -57,16 +60,12 @@ func TestRateLimiterDecisions(t *testing.T) {
 			wg.Go(func() {
 				var mine []time.Duration
 				for i := 0; time.Now().Before(deadline); i++ {
-					key := fmt.Sprintf("%srl:user:%d", prefix, (g*7919+i)%1000)
+					user := strconv.Itoa((g*7919 + i) % 1000)
 					start := time.Now()
-					pipe := rdb.Pipeline()
-					incr := pipe.Incr(ctx, key)
-					pipe.Expire(ctx, key, time.Minute)
-					if _, err := pipe.Exec(ctx); err != nil {
+					if _, err := limiter.Allow(ctx, "user", user, 30); err != nil {
 						t.Error(err)
 						return
 					}
-					_ = incr.Val() <= 30 // the decision
 					mine = append(mine, time.Since(start))
 					n.Add(1)
 				}

@@ -268,6 +268,9 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 		"LOG_LEVEL=warn",
 		"ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_CHAT_IDLE_TIMEOUT=2m",
+		// The limits are checked (their Redis round trips are part of the
+		// cost) but set high: this measures the pipeline, not the policy.
+		"RATE_USER_PER_MINUTE=1000000", "RATE_CHAT_PER_MINUTE=1000000", "RATE_GLOBAL_PER_MINUTE=1000000",
 	}
 	cfg, err := config.Load(r.env)
 	require.NoError(t, err)
