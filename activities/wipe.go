@@ -140,12 +140,14 @@ func (c *Compliance) WipeTemporal(ctx context.Context, in WipeInput) (int, error
 				// execution races its close record against the delete in the
 				// visibility queue and can leave a record behind.
 				err := c.temporal.TerminateWorkflow(ctx, ex.GetWorkflowId(), ex.GetRunId(), "personal data wiped")
-				if _, gone := errors.AsType[*serviceerror.NotFound](err); err != nil && !gone {
-					return deleted, fmt.Errorf("terminating workflow execution: %w", err)
-				} else if err == nil {
+				if err == nil {
 					fresh++
+					continue
 				}
-				continue
+				if _, gone := errors.AsType[*serviceerror.NotFound](err); !gone {
+					return deleted, fmt.Errorf("terminating workflow execution: %w", err)
+				}
+				// Closed meanwhile (visibility still says running): delete it.
 			}
 			if done[ex.GetRunId()] {
 				continue
