@@ -1,9 +1,11 @@
 package openaifake
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,7 +61,7 @@ func faultError(status int, code string) apiError {
 	case status == http.StatusTooManyRequests:
 		return apiError{
 			Message: "Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.",
-			Type:    "requests", Code: strPtr(cmpOr(code, "rate_limit_exceeded")),
+			Type:    "requests", Code: strPtr(cmp.Or(code, "rate_limit_exceeded")),
 		}
 	case status >= 500:
 		return apiError{
@@ -67,19 +69,27 @@ func faultError(status int, code string) apiError {
 			Type:    "server_error", Code: strPtr(code),
 		}
 	case status == http.StatusUnauthorized:
-		return invalidRequest("Incorrect API key provided.", "", cmpOr(code, "invalid_api_key"))
+		return invalidRequest("Incorrect API key provided.", "", cmp.Or(code, "invalid_api_key"))
 	case status == http.StatusNotFound:
-		return invalidRequest("The model does not exist or you do not have access to it.", "", cmpOr(code, "model_not_found"))
+		return invalidRequest("The model does not exist or you do not have access to it.", "", cmp.Or(code, "model_not_found"))
 	default:
 		return invalidRequest("The request was rejected (injected fault).", "", code)
 	}
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+// decodeBody reads a JSON request body into a T. On a bad body it records
+// the request and answers 400 as OpenAI does; ok is false then.
+func decodeBody[T any](h *Handler, w http.ResponseWriter, r *http.Request) (v T, body []byte, ok bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
+	if err != nil {
+		return v, nil, false
 	}
-	return b
+	if err := json.Unmarshal(body, &v); err != nil {
+		h.record(r, Request{Body: body})
+		writeError(w, http.StatusBadRequest, invalidRequest("We could not parse the JSON body of your request.", "", ""))
+		return v, body, false
+	}
+	return v, body, true
 }
 
 func writeFault(w http.ResponseWriter, f Fault) {

@@ -2,7 +2,7 @@ package openaifake
 
 import (
 	"bytes"
-	"encoding/json"
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,7 +44,7 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
 	rec := Request{
 		Model: r.FormValue("model"), Language: r.FormValue("language"),
-		Format: cmpOr(r.FormValue("response_format"), "json"),
+		Format: cmp.Or(r.FormValue("response_format"), "json"),
 	}
 	file, hdr, err := r.FormFile("file")
 	if err != nil {
@@ -89,7 +89,7 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 		writeText(w, "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n"+text+"\n\n")
 	case "verbose_json":
 		writeJSON(w, http.StatusOK, map[string]any{
-			"task": "transcribe", "language": cmpOr(rec.Language, "english"), "duration": 1.0, "text": text,
+			"task": "transcribe", "language": cmp.Or(rec.Language, "english"), "duration": 1.0, "text": text,
 			"segments": []map[string]any{{"id": 0, "seek": 0, "start": 0.0, "end": 1.0, "text": text, "tokens": []int{},
 				"temperature": 0.0, "avg_logprob": -0.1, "compression_ratio": 1.0, "no_speech_prob": 0.01}},
 		})
@@ -114,17 +114,11 @@ type speechRequest struct {
 }
 
 func (h *Handler) speech(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
-	if err != nil {
+	sr, body, ok := decodeBody[speechRequest](h, w, r)
+	if !ok {
 		return
 	}
-	var sr speechRequest
-	if err := json.Unmarshal(body, &sr); err != nil {
-		h.record(r, Request{Body: body})
-		writeError(w, http.StatusBadRequest, invalidRequest("We could not parse the JSON body of your request.", "", ""))
-		return
-	}
-	sr.ResponseFormat = cmpOr(sr.ResponseFormat, "mp3")
+	sr.ResponseFormat = cmp.Or(sr.ResponseFormat, "mp3")
 	rec := Request{Body: body, Model: sr.Model, Input: sr.Input, Voice: sr.Voice, Format: sr.ResponseFormat}
 	if aerr := validateSpeech(sr); aerr != nil {
 		h.record(r, rec)

@@ -2,12 +2,12 @@ package openaifake
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -73,14 +73,8 @@ type wirePart struct {
 }
 
 func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
-	if err != nil {
-		return
-	}
-	var wr wireChatRequest
-	if err := json.Unmarshal(body, &wr); err != nil {
-		h.record(r, Request{Body: body})
-		writeError(w, http.StatusBadRequest, invalidRequest("We could not parse the JSON body of your request.", "", ""))
+	wr, body, ok := decodeBody[wireChatRequest](h, w, r)
+	if !ok {
 		return
 	}
 	cr, aerr := decodeChat(wr)
@@ -100,7 +94,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 
 	ans := answerChat(cr, f, reply)
 	u := newUsage(promptTokens(cr), ans.tokens())
-	if limit := cmpOrInt(cr.MaxCompletionTokens, cr.MaxTokens); limit > 0 && ans.content != nil && u.CompletionTokens > limit {
+	if limit := cmp.Or(cr.MaxCompletionTokens, cr.MaxTokens); limit > 0 && ans.content != nil && u.CompletionTokens > limit {
 		ans.content = new(truncateRunes(*ans.content, limit*4))
 		ans.finish = "length"
 		u = newUsage(u.PromptTokens, limit)
@@ -321,7 +315,7 @@ func toolResultReply(msgs []Message) string {
 	}
 	var lines []string
 	for i := len(msgs) - 1; i >= 0 && msgs[i].Role == "tool"; i-- {
-		name := cmpOr(names[msgs[i].ToolCallID], "unknown")
+		name := cmp.Or(names[msgs[i].ToolCallID], "unknown")
 		lines = append(lines, fmt.Sprintf("Tool %s returned: %s", name, msgs[i].Text))
 	}
 	slices.Reverse(lines)
@@ -352,11 +346,4 @@ func truncateRunes(s string, n int) string {
 		n--
 	}
 	return s
-}
-
-func cmpOrInt(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }

@@ -2,6 +2,7 @@ package openaifake
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -37,17 +38,11 @@ type imageRequest struct {
 }
 
 func (h *Handler) images(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
-	if err != nil {
+	ir, body, ok := decodeBody[imageRequest](h, w, r)
+	if !ok {
 		return
 	}
-	var ir imageRequest
-	if err := json.Unmarshal(body, &ir); err != nil {
-		h.record(r, Request{Body: body})
-		writeError(w, http.StatusBadRequest, invalidRequest("We could not parse the JSON body of your request.", "", ""))
-		return
-	}
-	ir.Model = cmpOr(ir.Model, "dall-e-2")
+	ir.Model = cmp.Or(ir.Model, "dall-e-2")
 	gptImage := strings.HasPrefix(ir.Model, "gpt-image") || strings.HasPrefix(ir.Model, "chatgpt-image")
 	rec := Request{Body: body, Model: ir.Model, Input: ir.Prompt, Format: ir.ResponseFormat}
 	var aerr *apiError
@@ -138,7 +133,7 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 	if perr == nil {
 		inputs, perr = moderationInputs(mr.Input)
 	}
-	mr.Model = cmpOr(mr.Model, "omni-moderation-latest")
+	mr.Model = cmp.Or(mr.Model, "omni-moderation-latest")
 	rec := Request{Body: body, Model: mr.Model, Input: strings.Join(inputs, "\n")}
 	if perr != nil {
 		h.record(r, rec)
