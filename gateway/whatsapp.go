@@ -27,6 +27,7 @@ type WhatsAppConfig struct {
 // connects with auto-reconnect. handler runs synchronously for each event and
 // its result decides the ack: whatsmeow acks a message only when it returns true.
 func ConnectWhatsApp(ctx context.Context, logger *slog.Logger, cfg WhatsAppConfig, handler whatsmeow.EventHandlerWithSuccessStatus) (*whatsmeow.Client, error) {
+	logging.SetSignalLogger(logger)
 	container, err := sqlstore.New(ctx, "pgx", cfg.DatabaseURL, logging.Whatsmeow(logger, "store"))
 	if err != nil {
 		return nil, fmt.Errorf("opening whatsmeow store: %w", err)
