@@ -76,14 +76,15 @@ bench: $(BIN)/wabot $(BIN)/wabot-dev
 	$(GO) test -c -o $(BIN)/bench.test ./internal/bench
 	cd internal/bench && WABOT_BIN_DIR=$(BIN) $(BIN)/bench.test -test.run '^TestLoad$$' \
 	  -test.v -test.timeout 2h -load -temporal-port $(BENCH_TEMPORAL_PORT) -out $(CURDIR)/BENCHMARKS.md \
-	  -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
+	  -profile-dir $(BIN)/profiles -command "make bench BENCH_FLAGS='$(BENCH_FLAGS)'" $(BENCH_FLAGS)
 	cd internal/bench && WABOT_BIN_DIR=$(BIN) $(BIN)/bench.test -test.run '^Test(RateLimiterDecisions|RetentionSweep|PromptTokens)$$' \
 	  -test.v -test.timeout 1h -extras -out $(CURDIR)/BENCHMARKS.md
 
 ## chaos: the long chaos run (internal/e2e TestChaos -chaos-long) on a Temporal
 ## server of its own: worker SIGKILL/restart, gateway down/redelivery, Redis
-## pause, PostgreSQL connections terminated, LLM 429/500/hang, three rounds;
-## 0 lost, 0 duplicates, recovery time per fault. `make test` runs one round.
+## stop + start and PostgreSQL restart (servers of the test's own: initdb and
+## redis-server on PATH), LLM 429/500/hang, three rounds; 0 lost,
+## 0 duplicates, recovery time per fault. `make test` runs one round.
 CHAOS_TEMPORAL_PORT ?= 27243
 chaos: $(BIN)/wabot $(BIN)/wabot-dev
 	@set -e; log=$$(mktemp); \

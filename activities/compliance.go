@@ -163,7 +163,7 @@ func (c *Compliance) Audit(ctx context.Context, in AuditInput) (int64, error) {
 // /metrics and the SDK metrics handler), and a non-retryable AUDIT_CHAIN_BROKEN failure that
 // leaves the workflow run failed for operators to find.
 func (c *Compliance) VerifyAudit(ctx context.Context) (audit.Result, error) {
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	res, err := c.audit.Verify(ctx)
 	stop()
 	if err != nil {

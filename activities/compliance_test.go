@@ -27,6 +27,7 @@ func testEnv(t *testing.T, f *complianceFixture) *testsuite.TestWorkflowEnvironm
 	env.RegisterWorkflow(workflows.RetentionSweepWorkflow)
 	env.RegisterWorkflow(workflows.ExportWorkflow)
 	env.RegisterWorkflow(workflows.WipeWorkflow)
+	env.RegisterWorkflow(workflows.DeleteRunWorkflow)
 	env.RegisterWorkflow(workflows.AuditVerifyWorkflow)
 	env.RegisterActivity(f.comp)
 	env.SetTestTimeout(time.Minute)

@@ -100,7 +100,7 @@ func (m *MediaActivities) ExtractDocument(ctx context.Context, in DocumentInput)
 
 // run runs a tool and maps its failure to MediaCorrupt (a missing tool to Internal).
 func (m *MediaActivities) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	defer stop()
 	//nolint:gosec // G204: fixed programs; arguments are our own file names and settings.
 	cmd := exec.CommandContext(ctx, tool, args...)

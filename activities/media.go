@@ -206,7 +206,7 @@ func (m *MediaActivities) Transcribe(ctx context.Context, key string) (string, e
 		}
 		name += ".ogg"
 	}
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	text, err := m.llm.Transcribe(ctx, bytes.NewReader(data), name, m.cfg.TranscriptionLanguage)
 	stop()
 	if err != nil {
@@ -236,7 +236,7 @@ func (m *MediaActivities) convertAudio(ctx context.Context, data []byte) ([]byte
 	if err := os.WriteFile(in, data, 0o600); err != nil {
 		return nil, err
 	}
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	//nolint:gosec // G204: fixed program, arguments are our own file names.
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-loglevel", "error", "-i", in, "-vn", "-ac", "1", "-c:a", "libopus", "-b:a", "32k", out)
 	outb, err := cmd.CombinedOutput()
@@ -295,7 +295,7 @@ func imageMime(data []byte) (string, error) {
 
 // chat runs one completion with the system prompt and classifies its error.
 func (m *MediaActivities) chat(ctx context.Context, in message.Inbound, msg llm.Message) (TurnResult, error) {
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	resp, err := m.llm.Chat(ctx, llm.ChatRequest{System: m.bot.SystemPrompt, Messages: []llm.Message{msg}, User: in.SenderHash})
 	stop()
 	if err != nil {
@@ -348,7 +348,7 @@ func (m *MediaActivities) Speak(ctx context.Context, in GenerateInput) (Generate
 	if len(text) > llm.MaxSpeechInput {
 		text = text[:llm.MaxSpeechInput]
 	}
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	audio, err := m.llm.Speak(ctx, string(text))
 	stop()
 	if err != nil {
@@ -416,7 +416,7 @@ func (m *MediaActivities) waveform(ctx context.Context, audio []byte) []byte {
 
 // GenerateImage draws an image for a prompt (/image) and stores it.
 func (m *MediaActivities) GenerateImage(ctx context.Context, in GenerateInput) (Generated, error) {
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	img, err := m.llm.GenerateImage(ctx, in.Text)
 	stop()
 	if err != nil {

@@ -26,7 +26,7 @@ type TurnResult struct {
 	MemoryEntries    int // how many memory entries went into the prompt
 }
 
-// heartbeatEvery is how often a waiting LLM call tells Temporal it is alive.
+// heartbeatEvery is how often a waiting activity tells Temporal it is alive.
 const heartbeatEvery = time.Second
 
 // LLMTurn answers one inbound text with the chat's memory as context.
@@ -53,7 +53,7 @@ func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResul
 	}
 	msgs = append(msgs, llm.Message{Role: "user", Content: userContent(in)})
 
-	stop := heartbeat(ctx)
+	stop := Heartbeat(ctx)
 	resp, err := a.llm.Chat(ctx, llm.ChatRequest{System: ts.System, Model: ts.Model, MaxTokens: ts.MaxTokens, Messages: msgs, User: in.SenderHash})
 	stop()
 	if err != nil {
@@ -93,9 +93,11 @@ func (a *Activities) classify(ctx context.Context, in message.Inbound, err error
 	})
 }
 
-// heartbeat records heartbeats until stop is called, so a worker that dies
-// mid-call is noticed within the heartbeat timeout.
-func heartbeat(ctx context.Context) (stop func()) {
+// Heartbeat records a heartbeat every second until stop is called or ctx
+// ends, so a worker that dies mid-call, or that took the task and dropped it
+// while stopping, is noticed within the activity's heartbeat timeout rather
+// than its start-to-close timeout. Outside an activity it does nothing.
+func Heartbeat(ctx context.Context) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
 	}

@@ -187,3 +187,35 @@ func (c *Compliance) WipeTemporal(ctx context.Context, in WipeInput) (int, error
 	c.logger.InfoContext(ctx, "workflow histories deleted", slog.String("run_id", in.RunID), slog.Int("count", deleted))
 	return deleted, nil
 }
+
+// DeleteClosedRun deletes one workflow execution, found by its run ID alone,
+// once it has closed: a finished wipe's own run, whose history names the
+// person it wiped. It returns false when no such run is listed (deleted
+// already). A run still open is a retryable error: the caller retries until
+// it closed.
+func (c *Compliance) DeleteClosedRun(ctx context.Context, runID string) (bool, error) {
+	if c.temporal == nil {
+		return false, errors.New("delete run: no temporal client")
+	}
+	resp, err := c.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: c.namespace, Query: fmt.Sprintf("RunId = %q", runID), PageSize: 1,
+	})
+	if err != nil {
+		return false, fmt.Errorf("finding run: %w", err)
+	}
+	if len(resp.GetExecutions()) == 0 {
+		return false, nil
+	}
+	e := resp.GetExecutions()[0]
+	if e.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return false, errors.New("run is still open")
+	}
+	_, err = c.temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+		Namespace: c.namespace, WorkflowExecution: e.GetExecution(),
+	})
+	if _, gone := errors.AsType[*serviceerror.NotFound](err); err != nil && !gone {
+		return false, fmt.Errorf("deleting run: %w", err)
+	}
+	c.logger.InfoContext(ctx, "closed run deleted", slog.String("run_id", runID))
+	return true, nil
+}

@@ -35,6 +35,7 @@ type Activities struct {
 	sent    sentLog
 	hasher  interface{ Hash(string) string }
 	exports exportStore // for SendDocument; see WithExports
+	forget  forgetter   // for ForgetContact; see WithForgetter
 }
 
 // NewActivities returns the gateway activities for one account.
@@ -47,6 +48,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Send, activity.RegisterOptions{Name: workflows.ActivitySend})
 	r.RegisterActivityWithOptions(a.Presence, activity.RegisterOptions{Name: workflows.ActivityPresence})
 	r.RegisterActivityWithOptions(a.SendDocument, activity.RegisterOptions{Name: workflows.ActivitySendDocument})
+	r.RegisterActivityWithOptions(a.ForgetContact, activity.RegisterOptions{Name: workflows.ActivityForgetContact})
 }
 
 // Send delivers a reply. Its message ID was fixed before the first attempt:

@@ -70,7 +70,8 @@ func complianceCommand(ctx workflow.Context, in message.Inbound) (handled bool, 
 			// attribute names the person.
 			TypedSearchAttributes: temporal.NewSearchAttributes(SAAccount.ValueSet(in.Account), SACommand.ValueSet("wipe")),
 		}
-		req := WipeRequest{Account: in.Account, Subject: in.Chat, ConfirmWithin: wipeConfirmWindow, Notify: true, Actor: "user"}
+		req := WipeRequest{Account: in.Account, Subject: in.Chat, ConfirmWithin: wipeConfirmWindow, Notify: true, Actor: "user",
+			ForgetOn: []string{in.Account}}
 		f := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), WipeWorkflow, req)
 		err := f.GetChildWorkflowExecution().Get(ctx, nil)
 		switch {

@@ -14,12 +14,13 @@ import (
 
 // Compliance workflow names, schedule IDs, signals and queries.
 const (
-	ActivitySendDocument = "SendDocument" // gateway queue: send a message.Document
-	ScheduleRetention    = "wabot-retention-sweep"
-	ScheduleAuditVerify  = "wabot-audit-verify"
-	SignalWipeConfirm    = "confirm"
-	QueryExportProgress  = "progress"
-	QueryWipeStatus      = "status"
+	ActivitySendDocument  = "SendDocument"  // gateway queue: send a message.Document
+	ActivityForgetContact = "ForgetContact" // gateway queue: delete the transport's own records of a person
+	ScheduleRetention     = "wabot-retention-sweep"
+	ScheduleAuditVerify   = "wabot-audit-verify"
+	SignalWipeConfirm     = "confirm"
+	QueryExportProgress   = "progress"
+	QueryWipeStatus       = "status"
 )
 
 // complianceOptions: long, batched database work that heartbeats its

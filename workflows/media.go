@@ -31,6 +31,7 @@ var (
 	// is down delays the answer for up to an hour; bad media fails at once.
 	fetchOptions = workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
+		HeartbeatTimeout:       gatewayHeartbeatTimeout, // see sendOptions
 		ScheduleToCloseTimeout: time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,

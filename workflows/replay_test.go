@@ -39,6 +39,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	r.RegisterWorkflow(workflows.AuditVerifyWorkflow)
 	r.RegisterWorkflow(workflows.ExportWorkflow)
 	r.RegisterWorkflow(workflows.WipeWorkflow)
+	r.RegisterWorkflow(workflows.DeleteRunWorkflow)
 	for _, f := range files {
 		require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(logging.Temporal(logging.Discard()), f), f)
 	}

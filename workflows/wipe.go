@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/wabot/wabot/activities"
@@ -22,16 +24,21 @@ type WipeRequest struct {
 	// Notify tells the person in their chat what happens.
 	Notify bool
 	Actor  string // audit actor: "user" or audit.ActorOperator (never an identity)
+	// ForgetOn are the gateway accounts whose transport store (whatsmeow's
+	// contacts, sessions, keys) must forget the person too.
+	ForgetOn []string
 }
 
 // WipeStatus is the answer of the "status" query and the workflow's result.
 type WipeStatus struct {
-	Stage       string // awaiting_confirmation, not_confirmed, deleting_rows, deleting_keys, deleting_histories, done
-	Rows        int64
-	RedisKeys   int64
-	Executions  int
-	AuditSeq    int64
-	Unconfirmed bool
+	Stage      string // awaiting_confirmation, not_confirmed, deleting_rows, deleting_keys, deleting_histories, forgetting_contact, done
+	Rows       int64
+	RedisKeys  int64
+	Executions int
+	// TransportRecords counts what the gateways' WhatsApp stores deleted.
+	TransportRecords int64
+	AuditSeq         int64
+	Unconfirmed      bool
 }
 
 // Wipe texts sent to the person.
@@ -119,15 +126,63 @@ func WipeWorkflow(ctx workflow.Context, in WipeRequest) (WipeStatus, error) {
 	for _, n := range counts {
 		st.Rows += n
 	}
+	// Last, once nothing more is sent to the person: what the WhatsApp
+	// library keeps (contact names, sessions, keys). Waits for a gateway that
+	// is down, as a Send does.
+	st.Stage = "forgetting_contact"
+	for _, account := range in.ForgetOn {
+		gw := workflow.WithActivityOptions(workflow.WithTaskQueue(ctx, GatewayTaskQueue(account)), sendOptions)
+		var n int64
+		if err := workflow.ExecuteActivity(gw, ActivityForgetContact, in.Subject).Get(ctx, &n); err != nil {
+			return st, err
+		}
+		st.TransportRecords += n
+	}
 	actor := in.Actor
 	if actor == "" {
 		actor = "user"
 	}
 	entry := audit.Entry{Actor: actor, Action: "data.wipe", Outcome: audit.OutcomeOK,
-		Details: map[string]string{"redis_keys": strconv.FormatInt(st.RedisKeys, 10), "executions": strconv.Itoa(st.Executions)}}
+		Details: map[string]string{"redis_keys": strconv.FormatInt(st.RedisKeys, 10), "executions": strconv.Itoa(st.Executions),
+			"transport_records": strconv.FormatInt(st.TransportRecords, 10)}}
 	if err := workflow.ExecuteActivity(actx, c.Audit, activities.AuditInput{RunID: win.RunID, Entry: entry, CountsAsDetails: true}).Get(ctx, &st.AuditSeq); err != nil {
 		return st, err
 	}
 	st.Stage = "done"
+	// The wipe's own history names the person (its input, the notices):
+	// a run of its own deletes it once it has closed. Its input is a run ID.
+	if workflow.GetVersion(ctx, "wipe-deletes-own-run", workflow.DefaultVersion, 1) == 1 {
+		opts := workflow.ChildWorkflowOptions{
+			WorkflowID:        "delete-run-" + info.WorkflowExecution.RunID,
+			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+		}
+		f := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), DeleteRunWorkflow,
+			DeleteRunRequest{RunID: info.WorkflowExecution.RunID, After: deleteOwnRunAfter})
+		if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return st, err
+		}
+	}
 	return st, nil
+}
+
+// deleteOwnRunAfter leaves a finished wipe's result readable for a minute
+// (`wabot admin wipe` waits for it) before its run is deleted.
+const deleteOwnRunAfter = time.Minute
+
+// DeleteRunRequest starts a DeleteRunWorkflow.
+type DeleteRunRequest struct {
+	RunID string
+	After time.Duration // wait this long first
+}
+
+// DeleteRunWorkflow deletes one closed workflow run (a finished wipe's) after
+// a grace period. It knows the run by its ID alone: no person, no hash.
+func DeleteRunWorkflow(ctx workflow.Context, in DeleteRunRequest) (bool, error) {
+	var c *activities.Compliance
+	if err := workflow.Sleep(ctx, in.After); err != nil {
+		return false, err
+	}
+	var deleted bool
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, deleteRunOptions), c.DeleteClosedRun, in.RunID).Get(ctx, &deleted)
+	return deleted, err
 }

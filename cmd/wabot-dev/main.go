@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wabot/wabot/internal/app"
 	"github.com/wabot/wabot/internal/devtemporal"
 	"github.com/wabot/wabot/internal/logging"
 	"github.com/wabot/wabot/workflows"
@@ -59,6 +60,7 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dataDir := fs.String("data-dir", "", "directory of the SQLite file; empty = in memory")
 	logLevel := fs.String("log-level", "warn", "log level")
 	sqliteConns := fs.Int("sqlite-max-conns", 0, "SQLite connection pool size (file mode); 0 = one connection")
+	pprofAddr := fs.String("pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	dc := map[string]any{}
 	fs.Func("dc", "dynamic-config override key=value (repeatable), e.g. matching.numTaskqueueReadPartitions=4", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
@@ -82,6 +84,13 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	})
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		go func() {
+			if err := app.Serve(ctx, logger, "pprof", *pprofAddr, app.PprofHandler()); err != nil {
+				logger.ErrorContext(ctx, "pprof server", slog.Any("error", err))
+			}
+		}()
 	}
 	fmt.Fprintln(stdout, "temporal ready", srv.FrontendAddress(), srv.UIAddress())
 	<-ctx.Done()

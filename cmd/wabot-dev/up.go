@@ -68,7 +68,7 @@ func runAll(ctx context.Context, stdout, stderr io.Writer) error {
 
 	banner := ""
 	if !cfg.OpenAI.APIKey.IsSet() && cfg.OpenAI.BaseURL == "" {
-		fake := openaifake.New()
+		fake := openaifake.New(openaifake.WithoutRecording())
 		defer fake.Close()
 		cfg.OpenAI.BaseURL, cfg.OpenAI.APIKey = fake.URL(), secret.New("offline")
 		banner = "OFFLINE MODE: no OPENAI_API_KEY or OPENAI_BASE_URL set, so replies come from the built-in OpenAI stand-in, not a real model."

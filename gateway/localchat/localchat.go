@@ -68,6 +68,16 @@ type Transport struct {
 	now     func() time.Time
 	sendErr error             // the next SendMessage fails with it, once (fault injection)
 	media   map[string]stored // media by URL: uploads and user attachments
+	noLog   bool              // keep no chat lines and no sent log (DiscardHistory)
+}
+
+// DiscardHistory makes the transport keep no chat lines and no log of sent
+// messages, so its memory stays flat under load (the benchmark measures the
+// gateway's own memory). The chat page then shows nothing; SentMessages is empty.
+func (t *Transport) DiscardHistory() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.noLog = true
 }
 
 var _ gateway.Client = (*Transport)(nil)
@@ -148,6 +158,9 @@ func (t *Transport) Receive(ctx context.Context, in Incoming) (string, error) {
 func (t *Transport) appendLine(chat string, m ChatMessage) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.noLog {
+		return
+	}
 	key := m.Direction + "/" + m.ID
 	if t.ids[key] {
 		return
@@ -246,7 +259,9 @@ func (t *Transport) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Me
 		s.FileName, s.Document = doc.GetFileName(), sm.Data
 		line.Document = "/api/document/" + id
 	}
-	t.sent = append(t.sent, s)
+	if !t.noLog {
+		t.sent = append(t.sent, s)
+	}
 	delete(t.typing, to.String())
 	t.mu.Unlock()
 	t.appendLine(to.String(), line)

@@ -129,3 +129,20 @@ func TestFailNextSend(t *testing.T) {
 	_, err = tr.SendMessage(context.Background(), to, &waE2E.Message{Conversation: proto.String("x")})
 	require.NoError(t, err)
 }
+
+// Without history the transport still delivers both ways, but keeps no
+// chat lines and no sent log: its memory stays flat under load.
+func TestDiscardHistoryKeepsNothing(t *testing.T) {
+	t.Parallel()
+	tr, h, srv := setup(t)
+	tr.DiscardHistory()
+	code, _ := post(t, srv, map[string]string{"from": "+15550100", "text": "hello", "id": "LOCALDISC"})
+	require.Equal(t, http.StatusAccepted, code)
+	require.Len(t, h.events, 1, "the message still reaches the gateway")
+	resp, err := tr.SendMessage(t.Context(), h.events[0].Info.Chat, &waE2E.Message{Conversation: proto.String("hi")}, whatsmeow.SendRequestExtra{ID: "3EB0DISC"})
+	require.NoError(t, err)
+	require.Equal(t, "3EB0DISC", resp.ID)
+	msgs, _ := tr.Messages("15550100", 0)
+	require.Empty(t, msgs)
+	require.Empty(t, tr.SentMessages())
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +37,8 @@ type Deps struct {
 	Health   *health.Checker
 	Hasher   logging.Hasher
 	Alerts   *Alerts // served at /metrics by AdminHandlerFor
+
+	closers []func() // more connections opened later (the WhatsApp store), closed by Close
 }
 
 // Connect opens PostgreSQL, Redis and Temporal and registers their health checks.
@@ -71,6 +74,9 @@ func Connect(ctx context.Context, logger *slog.Logger, cfg config.Config) (*Deps
 
 // Close releases every connection.
 func (d *Deps) Close() {
+	for _, c := range d.closers {
+		c()
+	}
 	if d.Temporal != nil {
 		d.Temporal.Close()
 	}
@@ -96,6 +102,9 @@ func DialTemporal(ctx context.Context, logger *slog.Logger, cfg config.Temporal)
 	opts.DataConverter = dc
 	if !encrypted {
 		logger.WarnContext(ctx, "temporal payloads are not encrypted: set WABOT_PAYLOAD_KEYS in production")
+	}
+	if !cfg.GzipRequests() {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
 	}
 	if cfg.TLS || cfg.APIKey.IsSet() {
 		opts.ConnectionOptions.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -148,6 +157,20 @@ func AdminHandlerFor(d *Deps) http.Handler {
 			mux.Handle(payloadcodec.Path+"/", h)
 		}
 	}
+	if d.Config.HTTP.Pprof {
+		mux.Handle("/debug/pprof/", PprofHandler())
+	}
+	return mux
+}
+
+// PprofHandler serves Go's profiler under /debug/pprof/.
+func PprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

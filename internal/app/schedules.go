@@ -103,5 +103,6 @@ func RegisterCompliance(w worker.Registry, c *activities.Compliance) {
 	w.RegisterWorkflow(workflows.AuditVerifyWorkflow)
 	w.RegisterWorkflow(workflows.ExportWorkflow)
 	w.RegisterWorkflow(workflows.WipeWorkflow)
+	w.RegisterWorkflow(workflows.DeleteRunWorkflow)
 	w.RegisterActivity(c)
 }

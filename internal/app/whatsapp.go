@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"go.mau.fi/whatsmeow"
@@ -30,7 +31,15 @@ func StartWhatsApp(ctx context.Context, d *Deps, out io.Writer) (*Gateway, *what
 	if err != nil {
 		return nil, nil, err
 	}
-	if gw, err = StartGateway(d, cfg.Account, cli, gateway.WhatsmeowIdentity{Client: cli}); err != nil {
+	// The same database, for wipes: whatsmeow's store has no API to forget a contact.
+	waPool, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, MaxConns: 2})
+	if err != nil {
+		cli.Disconnect()
+		return nil, nil, fmt.Errorf("opening whatsmeow store for wipes: %w", err)
+	}
+	d.closers = append(d.closers, waPool.Close)
+	forget := &gateway.StoreForgetter{DB: waPool, Contacts: cli.Store.Contacts}
+	if gw, err = startGateway(d, cfg.Account, cli, gateway.WhatsmeowIdentity{Client: cli}, forget); err != nil {
 		cli.Disconnect()
 		return nil, nil, err
 	}

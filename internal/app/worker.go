@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/wabot/wabot/activities"
@@ -122,6 +123,12 @@ type Gateway struct {
 
 // StartGateway builds a gateway for account over c and starts its worker.
 func StartGateway(d *Deps, account string, c gateway.Client, self gateway.Identity) (*Gateway, error) {
+	return startGateway(d, account, c, self, nil)
+}
+
+// startGateway is StartGateway with the transport's own store, which a wipe
+// makes forget the person (nil: the transport stores nothing).
+func startGateway(d *Deps, account string, c gateway.Client, self gateway.Identity, forget *gateway.StoreForgetter) (*Gateway, error) {
 	gw, err := gateway.New(d.Logger, gateway.Config{
 		Account:         account,
 		TaskQueue:       d.Config.Temporal.TaskQueue,
@@ -133,8 +140,13 @@ func StartGateway(d *Deps, account string, c gateway.Client, self gateway.Identi
 	}
 	w := worker.New(d.Temporal, workflows.GatewayTaskQueue(account), worker.Options{
 		MaxConcurrentActivityExecutionSize: d.Config.Temporal.WorkerConcurrency,
+		Interceptors:                       []interceptor.WorkerInterceptor{gateway.Heartbeats()},
 	})
-	gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).WithExports(d.Store).Register(w)
+	acts := gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).WithExports(d.Store)
+	if forget != nil {
+		acts.WithForgetter(forget)
+	}
+	acts.Register(w)
 	gateway.NewMediaActivities(d.Logger, c, d.Store, d.Store, d.Hasher, gateway.MediaLimits{
 		Audio: d.Config.Media.MaxAudioBytes, Image: d.Config.Media.MaxImageBytes, Document: d.Config.Media.MaxDocumentBytes,
 	}).Register(w)

@@ -157,20 +157,22 @@ type system struct {
 
 // rig is everything a load run needs, set up once.
 type rig struct {
-	t         *testing.T
-	ctx       context.Context
-	dir       string // logs
-	cfg       config.Config
-	env       []string
-	deps      *app.Deps
-	pool      *pgxpool.Pool
-	fake      *openaifake.Server
-	transport *localchat.Transport
-	gw        *app.Gateway
-	account   string
-	temporal  *exec.Cmd
-	worker    *exec.Cmd
-	ceilProc  *exec.Cmd
+	t             *testing.T
+	ctx           context.Context
+	dir           string // logs
+	cfg           config.Config
+	env           []string
+	deps          *app.Deps
+	pool          *pgxpool.Pool
+	fake          *openaifake.Server
+	transport     *localchat.Transport
+	gw            *app.Gateway
+	account       string
+	temporal      *exec.Cmd
+	worker        *exec.Cmd
+	workerAdm     string // the worker's admin server (pprof)
+	temporalPprof string // the Temporal server's pprof server
+	ceilProc      *exec.Cmd
 
 	wabot   system
 	ceiling system
@@ -246,13 +248,18 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 		dataDir = ""
 	}
 	r := &rig{t: t, ctx: ctx, dir: dir}
-	r.temporal = startTemporal(t, dir, temporalPort, dataDir, strings.Fields(*flagTemporalArgs)...)
+	var err error
+	r.temporalPprof, err = freeAddr()
+	require.NoError(t, err)
+	r.temporal = startTemporal(t, dir, temporalPort, dataDir, append(strings.Fields(*flagTemporalArgs), "--pprof-addr", r.temporalPprof)...)
 	addr := "127.0.0.1:" + strconv.Itoa(temporalPort)
 
 	pool, dsn := testkit.PostgresURL(t)
 	r.pool = pool
 	_, prefix := testkit.Redis(t)
-	r.fake = openaifake.New()
+	// Neither the stand-in nor the transport keeps a log: this process's
+	// memory is then the gateway's (plus the load generator's).
+	r.fake = openaifake.New(openaifake.WithoutRecording())
 	t.Cleanup(r.fake.Close)
 	r.fake.SetLatency(llmLatency)
 	r.account = testkit.Name("bench")
@@ -268,6 +275,7 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 		"LOG_LEVEL=warn",
 		"ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_CHAT_IDLE_TIMEOUT=2m",
+		"TEMPORAL_GRPC_COMPRESSION=" + *flagCompression,
 		// The limits are checked (their Redis round trips are part of the
 		// cost) but set high: this measures the pipeline, not the policy.
 		"RATE_USER_PER_MINUTE=1000000", "RATE_CHAT_PER_MINUTE=1000000", "RATE_GLOBAL_PER_MINUTE=1000000",
@@ -284,9 +292,12 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 	t.Cleanup(r.deps.Close)
 
 	// The bot: a `wabot worker` process, and the gateway in this process.
-	r.worker = startProcess(t, dir, "worker", r.env, testkit.Binary(t, "wabot"), "worker")
+	r.workerAdm, err = freeAddr()
+	require.NoError(t, err)
+	r.worker = startProcess(t, dir, "worker", append(r.env, "ADMIN_ADDR="+r.workerAdm, "ADMIN_PPROF=true"), testkit.Binary(t, "wabot"), "worker")
 	r.wabot = system{name: "wabot", tracker: newTracker()}
 	r.transport = localchat.New(nil)
+	r.transport.DiscardHistory()
 	rc := &recordingClient{Transport: r.transport, onSend: func(replyID string, at time.Time) {
 		if in, ok := r.replyOf.Load(replyID); ok {
 			r.wabot.tracker.reply(in.(string), at)
@@ -337,7 +348,11 @@ func TestCeilingWorker(t *testing.T) {
 	addr, queue, _ := strings.Cut(spec, ",")
 	cfg, err := config.Load(os.Environ())
 	require.NoError(t, err)
-	c, err := client.Dial(client.Options{HostPort: addr, Logger: nopLogger{}})
+	opts := client.Options{HostPort: addr, Logger: nopLogger{}}
+	if !cfg.Temporal.GzipRequests() { // the same connection setting as the bot's
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	c, err := client.Dial(opts)
 	require.NoError(t, err)
 	defer c.Close()
 	w := worker.New(c, queue, app.AIWorkerOptions(cfg.Temporal))

@@ -28,8 +28,10 @@ var (
 	flagPort         = flag.Int("temporal-port", 27233, "frontend port of the benchmark's own Temporal server (uses 5 ports)")
 	flagTemporalDB   = flag.String("temporal-db", "file", "Temporal's SQLite: file (as make dev runs it) or memory")
 	flagOut          = flag.String("out", "", "write the results into this BENCHMARKS.md (between the results markers) and the chart next to it")
+	flagSection      = flag.String("section", "load", "the BENCHMARKS.md section (and chart name) this run writes, e.g. load-llm300 for a run with -llm-latency=300ms")
 	flagCommand      = flag.String("command", "", "the command line to print in BENCHMARKS.md")
 	flagTemporalArgs = flag.String("temporal-args", "", "extra flags of `wabot-dev temporal`, space-separated (e.g. \"--dc matching.numTaskqueueReadPartitions=4 --sqlite-max-conns 4\")")
+	flagCompression  = flag.String("grpc-compression", "auto", "TEMPORAL_GRPC_COMPRESSION of the bot and the ceiling (auto: none, the server is on loopback)")
 	flagTimeout      = flag.Duration("run-timeout", 10*time.Minute, "deadline of each run")
 )
 
@@ -78,12 +80,36 @@ func TestLoad(t *testing.T) {
 	gatewayPeak := procStatus(os.Getpid())["VmHWM"]
 
 	var halfRatio []string
+	cpu := map[string]map[string]time.Duration{} // system -> process -> CPU per 1,000 messages, at half rate
+	profile := ""
 	for i, f := range parseFloats(t, *flagSweep) {
 		rate := f * ceilSat
 		n := max(50, int(rate**flagSweepSeconds))
 		users := *flagSweepUsers
 		run := func(sys *system) Result {
-			return runLoad(r.ctx, sys, messages(nextTag(), n, users), users, 0, rate, *flagTimeout, progress).Result
+			if f != 0.5 {
+				return runLoad(r.ctx, sys, messages(nextTag(), n, users), users, 0, rate, *flagTimeout, progress).Result
+			}
+			// At half rate: which process spends the CPU, and (bot) where.
+			pids := map[string]int{"temporal": r.temporal.Process.Pid, "worker": r.worker.Process.Pid, "gateway": os.Getpid()}
+			if sys == &r.ceiling {
+				pids["worker"] = r.ceilProc.Process.Pid
+			}
+			var prof *profiler
+			if sys == &r.wabot && *flagProfileDir != "" {
+				var err error
+				prof, err = startProfiles(r.ctx, *flagProfileDir, map[string]string{"worker": r.workerAdm, "temporal": r.temporalPprof}, int(*flagSweepSeconds))
+				require.NoError(t, err)
+			}
+			m := startCPUMeter(pids)
+			res := runLoad(r.ctx, sys, messages(nextTag(), n, users), users, 0, rate, *flagTimeout, progress).Result
+			cpu[sys.name] = m.stop(res.Replied)
+			if prof != nil {
+				var err error
+				profile, err = prof.stop()
+				require.NoError(t, err)
+			}
+			return res
 		}
 		var c, w Result
 		if i%2 == 0 { // alternate the order, as above
@@ -109,8 +135,8 @@ func TestLoad(t *testing.T) {
 	var table bytes.Buffer
 	require.NoError(t, WriteTable(&table, results))
 	var sum strings.Builder
-	fmt.Fprintf(&sum, "Run %s on %s (load average at the end: %s). Temporal SQLite: %s %s. Fake LLM latency: %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), loadAverage(), *flagTemporalDB, *flagTemporalArgs, *flagLLMLatency)
+	fmt.Fprintf(&sum, "Run %s on %s (load average at the end: %s). Temporal SQLite: %s %s. gRPC compression: %s. Fake LLM latency: %s.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), loadAverage(), *flagTemporalDB, *flagTemporalArgs, *flagCompression, *flagLLMLatency)
 	fmt.Fprintf(&sum, "```sh\n%s\n```\n\n", command())
 	sum.WriteString(table.String())
 	sum.WriteString("\n| figure | value |\n| --- | --- |\n")
@@ -119,6 +145,13 @@ func TestLoad(t *testing.T) {
 	}
 	if len(halfRatio) > 0 {
 		fmt.Fprintf(&sum, "| latency wabot/ceiling at half the ceiling's rate (target ≤ 1.25×) | %s |\n", strings.Join(halfRatio, ", "))
+	}
+	for _, sys := range slices.Sorted(maps.Keys(cpu)) {
+		var parts []string
+		for _, p := range []string{"temporal", "worker", "gateway"} {
+			parts = append(parts, fmt.Sprintf("%s %.2f s", p, cpu[sys][p].Seconds()))
+		}
+		fmt.Fprintf(&sum, "| CPU per 1,000 messages at half the ceiling's rate, %s | %s |\n", sys, strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(&sum, "| gateway process RSS idle, after warm-up (target ≤ 80 MB) | %.1f MB |\n", mb(idleGateway))
 	fmt.Fprintf(&sum, "| gateway process peak RSS (VmHWM) during the wabot runs | %.1f MB |\n", mb(gatewayPeak))
@@ -141,6 +174,9 @@ func TestLoad(t *testing.T) {
 	fmt.Fprintf(&sum, "| PostgreSQL rows written (all runs, %d messages answered) | %d (%.1f per message: %s) |\n",
 		handled, total, float64(total)/float64(max(handled, 1)), strings.Join(parts, ", "))
 
+	if profile != "" {
+		fmt.Fprintf(&sum, "\nCPU profiles of the bot's run at half the ceiling's rate (`-profile-dir`; open with `go tool pprof -http=: FILE`):\n\n%s", profile)
+	}
 	fmt.Fprintln(os.Stdout, sum.String())
 	if *flagOut != "" {
 		require.NoError(t, writeResults(*flagOut, sum.String(), results))
@@ -213,7 +249,11 @@ func command() string {
 // writeResults writes the chart next to the BENCHMARKS.md at path and the
 // load results into its "load" section.
 func writeResults(path, section string, results []Result) error {
-	chart := filepath.Join(filepath.Dir(path), "docs", "bench-latency.svg")
+	name := "bench-latency.svg"
+	if *flagSection != "load" {
+		name = "bench-latency-" + *flagSection + ".svg"
+	}
+	chart := filepath.Join(filepath.Dir(path), "docs", name)
 	if err := os.MkdirAll(filepath.Dir(chart), 0o750); err != nil {
 		return err
 	}
@@ -224,8 +264,8 @@ func writeResults(path, section string, results []Result) error {
 	if err := os.WriteFile(chart, svg.Bytes(), 0o644); err != nil { //nolint:gosec // a document in the repository
 		return err
 	}
-	section += "\n![latency percentiles against offered load](docs/bench-latency.svg)\n"
-	return writeSection(path, "load", section)
+	section += "\n![latency percentiles against offered load](docs/" + name + ")\n"
+	return writeSection(path, *flagSection, section)
 }
 
 // writeSection replaces the text between <!-- bench:NAME:begin … --> and

@@ -57,10 +57,34 @@ type Temporal struct {
 	TaskQueue string        `env:"TEMPORAL_TASK_QUEUE" envDefault:"wabot-ai"`
 	APIKey    secret.String `env:"TEMPORAL_API_KEY"` // Temporal Cloud API key; implies TLS
 	TLS       bool          `env:"TEMPORAL_TLS" envDefault:"false"`
+	// Compression of gRPC requests to the server: auto (none for a loopback
+	// address, where compressing only costs CPU; gzip otherwise), gzip, none.
+	Compression string `env:"TEMPORAL_GRPC_COMPRESSION" envDefault:"auto"`
 	// WorkerConcurrency bounds concurrent activity and workflow tasks per worker.
 	WorkerConcurrency int `env:"TEMPORAL_WORKER_CONCURRENCY" envDefault:"100"`
 	// Payload encrypts payloads in Temporal's history (compliance).
 	Payload payloadcodec.Config
+}
+
+// GzipRequests tells whether gRPC requests to the server are compressed:
+// always with "gzip", never with "none", and with "auto" unless the server
+// is on a loopback address.
+func (t Temporal) GzipRequests() bool {
+	switch t.Compression {
+	case "gzip":
+		return true
+	case "none":
+		return false
+	}
+	host, _, err := net.SplitHostPort(t.Address)
+	if err != nil {
+		return true
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 // Gateway is the transport-independent gateway behaviour.
@@ -84,6 +108,9 @@ type WhatsApp struct {
 type HTTP struct {
 	AdminAddr     string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9090"`     // health (and metrics)
 	LocalChatAddr string `env:"LOCALCHAT_ADDR" envDefault:"127.0.0.1:8080"` // local chat page (dev)
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin server
+	// (profiling; keep ADMIN_ADDR on loopback).
+	Pprof bool `env:"ADMIN_PPROF" envDefault:"false"`
 }
 
 // Load parses environ ("KEY=value" pairs, as os.Environ returns) into a
@@ -144,6 +171,9 @@ func (c Config) validate() []error {
 	}
 	if !validName(c.WhatsApp.Account) {
 		errs = append(errs, fmt.Errorf("WHATSAPP_ACCOUNT: %q must be letters, digits, '-' or '_'", c.WhatsApp.Account))
+	}
+	if !slices.Contains([]string{"auto", "gzip", "none"}, c.Temporal.Compression) {
+		errs = append(errs, fmt.Errorf("TEMPORAL_GRPC_COMPRESSION: %q is not auto, gzip or none", c.Temporal.Compression))
 	}
 	if c.Temporal.WorkerConcurrency < 1 || c.Temporal.WorkerConcurrency > 10000 {
 		errs = append(errs, fmt.Errorf("TEMPORAL_WORKER_CONCURRENCY: %d is not between 1 and 10000", c.Temporal.WorkerConcurrency))

@@ -32,13 +32,14 @@ func TestEveryBadVariableIsNamedAtOnce(t *testing.T) {
 		"WHATSAPP_ENABLED=maybe",
 		"TEMPORAL_ADDRESS=no-port",
 		"TEMPORAL_TASK_QUEUE=bad queue",
+		"TEMPORAL_GRPC_COMPRESSION=zstd",
 	})
 	require.Error(t, err)
 	var cfgErr *config.Error
 	require.True(t, errors.As(err, &cfgErr))
 	msg := err.Error()
 	for _, name := range []string{"OPENAI_MAX_TOKENS", "LOG_FORMAT", "DATABASE_URL", "GATEWAY_CHAT_IDLE_TIMEOUT",
-		"WHATSAPP_ENABLED", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE"} {
+		"WHATSAPP_ENABLED", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", "TEMPORAL_GRPC_COMPRESSION"} {
 		require.Contains(t, msg, name)
 	}
 	require.NotContains(t, msg, "hunter2", "a bad URL's password must not be echoed")
@@ -124,4 +125,25 @@ func TestPrintMasksPhoneNumbers(t *testing.T) {
 	require.NotContains(t, out.String(), "4915199999999")
 	require.NotContains(t, out.String(), "4915188888888")
 	require.Equal(t, "4915112345678", cfg.Gov.Owners[0][1:], "the configuration itself keeps the number")
+}
+
+// gzip costs CPU on both ends: auto leaves it off on loopback only.
+func TestTemporalCompression(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		addr, mode string
+		gzip       bool
+	}{
+		{"127.0.0.1:7233", "auto", false},
+		{"[::1]:7233", "auto", false},
+		{"localhost:7233", "auto", false},
+		{"temporal.internal:7233", "auto", true},
+		{"10.0.0.5:7233", "auto", true},
+		{"127.0.0.1:7233", "gzip", true},
+		{"10.0.0.5:7233", "none", false},
+	} {
+		cfg, err := config.Load([]string{"TEMPORAL_ADDRESS=" + c.addr, "TEMPORAL_GRPC_COMPRESSION=" + c.mode})
+		require.NoError(t, err)
+		require.Equal(t, c.gzip, cfg.Temporal.GzipRequests(), "%s %s", c.addr, c.mode)
+	}
 }

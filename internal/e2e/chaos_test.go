@@ -10,14 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wabot/wabot/gateway"
 	"github.com/wabot/wabot/gateway/localchat"
-	"github.com/wabot/wabot/internal/app"
 	"github.com/wabot/wabot/internal/message"
 	"github.com/wabot/wabot/internal/openaifake"
+	"github.com/wabot/wabot/internal/testkit"
 )
 
 var chaosLong = flag.Bool("chaos-long", false, "TestChaos: the long version (make chaos): more load, every fault three times")
@@ -57,10 +55,12 @@ func (l *chaosLoad) run(ctx context.Context, users int, every time.Duration) {
 	}
 }
 
-// fault is one injected fault, when it ended and how long the first reply
-// after that took.
+// fault is one injected fault: how long the broken part was down (zero for
+// the LLM's faults), when the fault ended and how long the first reply after
+// that took.
 type fault struct {
 	name      string
+	down      time.Duration
 	ended     time.Time
 	recovered time.Duration
 }
@@ -91,17 +91,25 @@ func (h *harness) recovered(f fault) fault {
 
 // TestChaos runs a steady load while it kills and restarts the worker
 // process, takes the gateway down and up (messages go unacknowledged and are
-// redelivered), pauses Redis, terminates the database's connections and
-// makes the LLM answer 429, 500 and hang. Every message must get exactly one
-// reply. It reports how long the first reply took after each fault ended.
-// The short version runs in `make test`; -chaos-long (make chaos) repeats it.
+// redelivered), stops and starts Redis (its keys are lost: nothing is kept
+// on disk), restarts PostgreSQL and makes the LLM answer 429, 500 and hang.
+// Redis and PostgreSQL are servers of this test's own (testkit.PrivateRedis,
+// PrivatePostgres): the shared ones serve every other test package at the
+// same time. Every message must get exactly one reply. It reports how long
+// each part was down and how long the first reply took after each fault
+// ended. The short version runs in `make test`; -chaos-long (make chaos)
+// repeats it.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos needs the embedded Temporal server and a worker process")
 	}
 	t.Parallel()
-	// Rate limits are governance's business, not chaos's: unlimited here.
-	h := setup(t, options{env: []string{"OPENAI_TIMEOUT=2s", "RATE_USER_PER_MINUTE=0", "RATE_CHAT_PER_MINUTE=0", "RATE_GLOBAL_PER_MINUTE=0"}})
+	pg := testkit.PrivatePostgres(t)
+	rds := testkit.PrivateRedis(t)
+	// Rate limits are governance's business, not chaos's: checked in Redis
+	// on every message, as in production, but too high to refuse any.
+	h := setup(t, options{databaseURL: pg.URL(), redisURL: rds.URL(), env: []string{"OPENAI_TIMEOUT=2s",
+		"RATE_USER_PER_MINUTE=1000000", "RATE_CHAT_PER_MINUTE=1000000", "RATE_GLOBAL_PER_MINUTE=1000000"}})
 	worker := startWorker(t, h)
 	rounds, users, every := 1, 4, 150*time.Millisecond
 	if *chaosLong {
@@ -113,46 +121,38 @@ func TestChaos(t *testing.T) {
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); load.run(loadCtx, users, every) }()
 
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() { _ = rdb.Close() })
 	pause := time.Sleep // faults are spaced in time on purpose: this is not waiting for a condition
 	var faults []fault
+	// outage takes a part down with stop, keeps it down 1 s, brings it back
+	// with start and waits for the first reply after that.
+	outage := func(name string, round int, stop, start func()) {
+		pause(time.Second)
+		began := time.Now()
+		stop()
+		pause(time.Second)
+		start()
+		ended := time.Now()
+		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("%s (round %d)", name, round+1), down: ended.Sub(began), ended: ended}))
+	}
 	for round := range rounds {
 		pause(time.Second)
 		h.fake.Enqueue(openaifake.Fault{Status: 429, RetryAfter: time.Second}, openaifake.Fault{Status: 429, RetryAfter: time.Second},
 			openaifake.Fault{Status: 500}, openaifake.Fault{Status: 500}, openaifake.Fault{Hang: true})
 		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("LLM 429×2, 500×2, hang (round %d)", round+1), ended: time.Now()}))
 
-		pause(time.Second)
-		require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
-		_ = worker.Wait()
-		pause(time.Second)
-		worker = startWorker(t, h)
-		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("worker SIGKILL + restart (round %d)", round+1), ended: time.Now()}))
+		outage("worker SIGKILL + restart", round, func() {
+			require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
+			_ = worker.Wait()
+		}, func() { worker = startWorker(t, h) })
 
-		pause(time.Second)
-		h.transport.SetHandler(func(any) bool { return false }) // the gateway is gone: nothing is acknowledged
-		h.gw.Worker.Stop()
-		pause(time.Second)
-		gw, err := app.StartGateway(h.deps, h.account, h.transport, gateway.StaticIdentity{PN: localchat.BotJID})
-		require.NoError(t, err)
-		t.Cleanup(gw.Worker.Stop)
-		h.gw = gw
-		h.transport.SetHandler(gw.HandleEvent)
-		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("gateway down 1 s + restart, redelivery (round %d)", round+1), ended: time.Now()}))
+		outage("gateway down 1 s + restart, redelivery", round, func() {
+			h.transport.SetHandler(func(any) bool { return false }) // the gateway is gone: nothing is acknowledged
+			h.gw.Worker.Stop()
+		}, h.startGateway)
 
-		pause(time.Second)
-		// The shared Redis serves other tests too: a 1 s pause, not a restart.
-		require.NoError(t, rdb.Do(h.ctx, "CLIENT", "PAUSE", "1000", "ALL").Err())
-		pause(1100 * time.Millisecond)
-		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("Redis CLIENT PAUSE 1 s (round %d)", round+1), ended: time.Now()}))
+		outage("Redis stop + start (down 1 s)", round, func() { rds.Stop(t) }, func() { rds.Start(t) })
 
-		pause(time.Second)
-		// Only this test's database: the shared server keeps running.
-		_, err = h.pool.Exec(h.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid()`)
-		require.NoError(t, err)
-		faults = append(faults, h.recovered(fault{name: fmt.Sprintf("PostgreSQL connections terminated (round %d)", round+1), ended: time.Now()}))
+		outage("PostgreSQL restart (down 1 s)", round, func() { pg.Stop(t) }, func() { pg.Start(t) })
 	}
 	pause(time.Second)
 	stopLoad()
@@ -167,9 +167,9 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 		replyOf[message.ReplyID(h.account, id, 0)] = id
 	}
 	var counts map[string]int
-	var resent, foreign int
+	var resent, foreign, errReplies int
 	require.Eventually(t, func() bool {
-		counts, resent, foreign = map[string]int{}, 0, 0
+		counts, resent, foreign, errReplies = map[string]int{}, 0, 0, 0
 		seen := map[string]bool{}
 		for _, s := range h.transport.SentMessages() {
 			id, ok := replyOf[s.ID]
@@ -183,6 +183,9 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 			}
 			seen[s.ID] = true
 			counts[id]++
+			if s.Text != "You said: chaos "+id { // the fake LLM's answer, or else an error message with its code
+				errReplies++
+			}
 		}
 		return len(counts) == len(ids)
 	}, 3*time.Minute, 200*time.Millisecond, "replies: %d of %d messages", len(counts), len(ids))
@@ -197,10 +200,14 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 		}
 	}
 	var report strings.Builder
-	fmt.Fprintf(&report, "%d messages from %d users: %d lost, %d duplicates (%d same-ID re-sends, which WhatsApp shows once)\n",
-		len(ids), users, lost, dups, resent)
+	fmt.Fprintf(&report, "%d messages from %d users: %d lost, %d duplicates (%d same-ID re-sends, which WhatsApp shows once); %d replies were error messages\n",
+		len(ids), users, lost, dups, resent, errReplies)
 	for _, f := range faults {
-		fmt.Fprintf(&report, "  %-55s first reply after %v\n", f.name, f.recovered.Round(time.Millisecond))
+		down := ""
+		if f.down > 0 {
+			down = "down " + f.down.Round(time.Millisecond).String() + ","
+		}
+		fmt.Fprintf(&report, "  %-52s %-14s first reply after %v\n", f.name, down, f.recovered.Round(time.Millisecond))
 	}
 	t.Log("\n" + report.String())
 	require.Zero(t, lost)

@@ -138,6 +138,14 @@ func TestWipeOverWhatsAppLeavesNothing(t *testing.T) {
 	require.NoError(t, h.pool.QueryRow(h.ctx, `SELECT action, target FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&action, &target))
 	require.Equal(t, "data.wipe", action)
 	require.Empty(t, target)
+
+	// Last, the wipe's own run (its input names the person) is deleted a
+	// minute after it finished, by a run that knows only its run ID.
+	testkit.WaitFor(t, 3*time.Minute, func() bool {
+		_, err := h.deps.Temporal.DescribeWorkflowExecution(h.ctx, wipeID, "")
+		_, gone := errors.AsType[*serviceerror.NotFound](err)
+		return gone
+	}, "the wipe's own run is still there")
 }
 
 func TestWipeNotConfirmedIsAnOrdinaryYes(t *testing.T) {

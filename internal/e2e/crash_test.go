@@ -1,44 +1,28 @@
 package e2e_test
 
 import (
-	"bytes"
+	"context"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/wabot/wabot/internal/testkit"
+	"github.com/wabot/wabot/workflows"
 )
-
-// lockedBuffer collects a process's output for the test log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // startWorker runs a real `wabot worker` process with the harness's config.
 func startWorker(t *testing.T, h *harness) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(testkit.Binary(t, "wabot"), "worker")
 	cmd.Env = append(os.Environ(), h.env...)
-	out := &lockedBuffer{}
+	out := &testkit.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, cmd.Start())
@@ -77,4 +61,40 @@ func TestWorkerKilledDuringLLMCallRepliesOnce(t *testing.T) {
 	require.Len(t, sent, 1, "exactly one reply after the crash")
 	require.Contains(t, sent[0].Text, "survive this")
 	require.Len(t, h.chatRequests(), 2, "the killed attempt and the retry")
+}
+
+// TestSendLostWithItsGatewayIsRetriedSoon: a gateway that stops or crashes
+// may take a Send task off the queue and never answer for it (a poll the
+// server had already answered when the worker cancelled it). The server
+// counts the task as started; the retry must come within the gateway's
+// heartbeat timeout, not after Send's whole start-to-close timeout.
+func TestSendLostWithItsGatewayIsRetriedSoon(t *testing.T) {
+	t.Parallel()
+	h := setup(t, options{inProcessWorker: true})
+	const user = "4915100000007"
+	h.gw.Worker.Stop() // the gateway's worker is gone; its event handler still hands messages to Temporal
+	require.True(t, h.gw.HandleEvent(textEvent("E2ELOST000001", user, "lost and found")))
+
+	// A dead gateway's poll: take the Send task and never answer.
+	queue := &taskqueuepb.TaskQueue{Name: workflows.GatewayTaskQueue(h.account), Kind: enums.TASK_QUEUE_KIND_NORMAL}
+	pollCtx, cancel := context.WithTimeout(h.ctx, waitReply)
+	defer cancel()
+	for {
+		resp, err := h.deps.Temporal.WorkflowService().PollActivityTaskQueue(pollCtx, &workflowservice.PollActivityTaskQueueRequest{
+			Namespace: h.cfg.Temporal.Namespace, TaskQueue: queue, Identity: "dead-gateway",
+		})
+		require.NoError(t, err, "the Send task was never polled")
+		if resp.GetActivityType().GetName() == workflows.ActivitySend {
+			break
+		} // else the typing indicator (or an empty long poll): dropped too
+	}
+	lost := time.Now()
+
+	h.startGateway()
+	testkit.WaitFor(t, 30*time.Second, func() bool { return len(h.sentTo(user)) > 0 }, "no reply within 30 s of the lost Send")
+	t.Logf("reply %v after the Send task was lost", time.Since(lost).Round(time.Millisecond))
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, h.waitClosed(h.messageWorkflowID(user, "E2ELOST000001"), waitReply))
+	sent := h.sentTo(user)
+	require.Len(t, sent, 1)
+	require.Contains(t, sent[0].Text, "lost and found")
 }

@@ -32,7 +32,8 @@ const TestPayloadKeys = "test:d2Fib3QtcmVwbGF5LXRlc3Qta2V5LTMyLWJ5dGVzISE="
 const testCodecToken = "e2e-codec-token-0123456789"
 
 // harness is one isolated bot: its own database, Redis prefix, task queue,
-// gateway account and OpenAI stand-in, on the shared test Temporal server.
+// gateway account and OpenAI stand-in, on the shared test Temporal server
+// (and, when options say so, on PostgreSQL and Redis servers of its own).
 type harness struct {
 	t         *testing.T
 	ctx       context.Context
@@ -50,20 +51,39 @@ type harness struct {
 type options struct {
 	inProcessWorker bool
 	env             []string // extra environment, e.g. BOT_OWNERS=… (governance tests)
+	// databaseURL and redisURL replace, when set, a fresh database on the
+	// shared PostgreSQL and a key prefix on the shared Redis: the chaos
+	// test's private servers (testkit.PrivatePostgres, PrivateRedis), which
+	// it restarts. The database must be migrated.
+	databaseURL string
+	redisURL    string
 }
 
 func setup(t *testing.T, opts options) *harness {
 	t.Helper()
 	ctx := t.Context()
-	pool, dsn := testkit.PostgresURL(t)
-	_, prefix := testkit.Redis(t)
+	var pool *pgxpool.Pool
+	dsn := opts.databaseURL
+	if dsn == "" {
+		pool, dsn = testkit.PostgresURL(t)
+	} else {
+		var err error
+		pool, err = pgxpool.New(ctx, dsn)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+	}
+	redisURL, prefix := opts.redisURL, testkit.Name("wabot_test:")+":"
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/0"
+		_, prefix = testkit.Redis(t)
+	}
 	fake := openaifake.New()
 	t.Cleanup(fake.Close)
 	tmpBase := t.TempDir()
 	env := []string{
 		"MEDIA_TEMP_DIR=" + tmpBase,
 		"DATABASE_URL=" + dsn,
-		"REDIS_URL=redis://127.0.0.1:6379/0",
+		"REDIS_URL=" + redisURL,
 		"REDIS_KEY_PREFIX=" + prefix,
 		"TEMPORAL_ADDRESS=" + testkit.TemporalAddress(t),
 		"TEMPORAL_TASK_QUEUE=" + testkit.Name("ai-"),
@@ -90,11 +110,19 @@ func setup(t *testing.T, opts options) *harness {
 	}
 	h := &harness{t: t, ctx: ctx, cfg: cfg, env: env, deps: d, pool: pool, fake: fake, account: testkit.Name("acct"), tmpBase: tmpBase}
 	h.transport = localchat.New(nil)
-	h.gw, err = app.StartGateway(d, h.account, h.transport, gateway.StaticIdentity{PN: localchat.BotJID})
-	require.NoError(t, err)
-	t.Cleanup(h.gw.Worker.Stop)
-	h.transport.SetHandler(h.gw.HandleEvent)
+	h.startGateway()
 	return h
+}
+
+// startGateway starts a gateway (again, after a test stopped it) for the
+// harness's account and hands it the transport's events.
+func (h *harness) startGateway() {
+	h.t.Helper()
+	gw, err := app.StartGateway(h.deps, h.account, h.transport, gateway.StaticIdentity{PN: localchat.BotJID})
+	require.NoError(h.t, err)
+	h.t.Cleanup(gw.Worker.Stop)
+	h.gw = gw
+	h.transport.SetHandler(gw.HandleEvent)
 }
 
 // textEvent is a WhatsApp text message from user (digits) as whatsmeow emits it.

@@ -52,9 +52,14 @@ import (
 type Option func(*options)
 
 type options struct {
-	apiKey string
-	logger *slog.Logger
+	apiKey   string
+	logger   *slog.Logger
+	noRecord bool
 }
+
+// WithoutRecording keeps no log of requests (Requests returns none), so a
+// long-running stand-in (make dev, the load benchmark) keeps flat memory.
+func WithoutRecording() Option { return func(o *options) { o.noRecord = true } }
 
 // WithAPIKey makes every API endpoint require "Authorization: Bearer <key>";
 // a missing or wrong key gets OpenAI's 401 invalid_api_key answer.
@@ -242,6 +247,9 @@ func (h *Handler) Requests() []Request {
 }
 
 func (h *Handler) record(r *http.Request, rec Request) {
+	if h.opts.noRecord {
+		return
+	}
 	rec.Method, rec.Path, rec.Header = r.Method, r.URL.Path, r.Header.Clone()
 	h.mu.Lock()
 	defer h.mu.Unlock()

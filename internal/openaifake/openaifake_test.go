@@ -267,3 +267,23 @@ func TestChatStream(t *testing.T) {
 	require.NotNil(t, usage)
 	require.Positive(t, usage.TotalTokens)
 }
+
+// WithoutRecording answers as usual and keeps no request log.
+func TestWithoutRecording(t *testing.T) {
+	t.Parallel()
+	for _, record := range []bool{true, false} {
+		var opts []openaifake.Option
+		if !record {
+			opts = append(opts, openaifake.WithoutRecording())
+		}
+		s, c := setup(t, opts...)
+		resp, err := c.CreateChatCompletion(testCtx(t), openai.ChatCompletionRequest{Model: "gpt-4o-mini", Messages: []openai.ChatCompletionMessage{user("hi")}})
+		require.NoError(t, err)
+		require.Equal(t, "You said: hi", resp.Choices[0].Message.Content)
+		if record {
+			require.Len(t, s.Requests(), 1)
+		} else {
+			require.Empty(t, s.Requests())
+		}
+	}
+}

@@ -117,11 +117,15 @@ func Wipe(ctx context.Context, d *app.Deps, number string, out io.Writer) (workf
 		return workflows.WipeStatus{}, err
 	}
 	id := workflows.WipeWorkflowID("admin", d.Hasher.Hash(jid))
+	req := workflows.WipeRequest{Subject: jid, Confirmed: true, Actor: audit.ActorOperator}
+	if d.Config.WhatsApp.Enabled { // its gateway's whatsmeow store forgets the person too
+		req.ForgetOn = []string{d.Config.WhatsApp.Account}
+	}
 	run, err := d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: d.Config.Temporal.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SACommand.ValueSet("wipe")),
-	}, workflows.WipeWorkflow, workflows.WipeRequest{Subject: jid, Confirmed: true, Actor: audit.ActorOperator})
+	}, workflows.WipeWorkflow, req)
 	if err != nil {
 		return workflows.WipeStatus{}, fmt.Errorf("starting wipe: %w", err)
 	}
@@ -130,7 +134,8 @@ func Wipe(ctx context.Context, d *app.Deps, number string, out io.Writer) (workf
 	if err := run.Get(ctx, &st); err != nil {
 		return st, fmt.Errorf("wipe %s failed: %w", id, err)
 	}
-	fmt.Fprintf(out, "wiped: %d rows, %d redis keys, %d workflow executions (audit entry #%d)\n", st.Rows, st.RedisKeys, st.Executions, st.AuditSeq)
+	fmt.Fprintf(out, "wiped: %d rows, %d redis keys, %d workflow executions, %d whatsapp store records (audit entry #%d)\n",
+		st.Rows, st.RedisKeys, st.Executions, st.TransportRecords, st.AuditSeq)
 	return st, nil
 }
 

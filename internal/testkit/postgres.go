@@ -1,7 +1,8 @@
 // Package testkit holds helpers for tests only: a fresh, migrated PostgreSQL
 // database per test, a Redis client with a key prefix per test, and WaitFor
-// to wait on a condition instead of sleeping. Never import it from non-test
-// code.
+// to wait on a condition instead of sleeping. PrivatePostgres and
+// PrivateRedis run servers of one test's own, which that test may stop and
+// restart (private.go). Never import it from non-test code.
 //
 // The services come from the environment; the defaults are the loopback
 // services every project machine runs:
