@@ -54,6 +54,7 @@ func Connect(ctx context.Context, logger *slog.Logger, cfg config.Config) (*Deps
 		d.Close()
 		return nil, errors.New("REDIS_URL: cannot parse it")
 	}
+	redis.SetLogger(logging.Redis(logger)) // process-wide: go-redis has one logger
 	d.Redis = redis.NewClient(opts)
 	if err := d.Redis.Ping(ctx).Err(); err != nil {
 		d.Close()

@@ -38,3 +38,22 @@ func (l waLogger) Debugf(msg string, args ...any) { l.log(slog.LevelDebug-2, msg
 func (l waLogger) Sub(module string) waLog.Logger {
 	return waLogger{logger: l.logger.With(slog.String("sub", module))}
 }
+
+// Redis adapts logger for go-redis (redis.SetLogger). Its own lines — a
+// failed dial, a connection pool error — otherwise go to stderr as plain
+// text, outside the JSON log and its redaction. It says them only when
+// something is wrong, so they are warnings.
+func Redis(logger *slog.Logger) RedisLogger {
+	return RedisLogger{logger: logger.With(slog.String("component", "redis"))}
+}
+
+// RedisLogger is go-redis's logging interface over slog.
+type RedisLogger struct{ logger *slog.Logger }
+
+// Printf logs one go-redis line.
+func (l RedisLogger) Printf(ctx context.Context, format string, args ...any) {
+	if !l.logger.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	l.logger.Log(ctx, slog.LevelWarn, trimMessage(fmt.Sprintf(format, args...), 2000)) //nolint:sloglint // go-redis's own format strings
+}
