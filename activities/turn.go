@@ -31,11 +31,16 @@ const heartbeatEvery = time.Second
 
 // LLMTurn answers one inbound text with the chat's memory as context.
 func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResult, error) {
-	ts, err := a.turnSettings(ctx) // runtime settings: effective from the next message
-	if err != nil {
-		return TurnResult{}, err
-	}
-	mem, err := a.store.LoadMemory(ctx, in.Account, in.Chat, ts.MemoryTokens)
+	var ts turnConfig
+	var mem []store.MemoryEntry
+	err := a.waitForStore(ctx, in, func(ctx context.Context) error {
+		var err error
+		if ts, err = a.turnSettings(ctx); err != nil { // runtime settings: effective from the next message
+			return err
+		}
+		mem, err = a.store.LoadMemory(ctx, in.Account, in.Chat, ts.MemoryTokens)
+		return err
+	})
 	if err != nil {
 		return TurnResult{}, err
 	}
@@ -63,6 +68,41 @@ func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResul
 		Text: resp.Text, Model: resp.Model, PromptTokens: resp.PromptTokens,
 		CompletionTokens: resp.CompletionTokens, MemoryEntries: len(msgs) - 1,
 	}, nil
+}
+
+// storeOutageWait is how long one LLMTurn attempt waits for an unreachable
+// database before it fails. The step's attempts (llmOptions: 5, spaced 1 to
+// 8 s apart) are budgeted for the LLM; without this wait, a PostgreSQL
+// restart of more than ~15 s used them all up before the LLM was even asked,
+// and the user got an error reply. The wait leaves the rest of the
+// attempt's two minutes to the LLM call.
+const storeOutageWait = 45 * time.Second
+
+// waitForStore runs read, again while it fails because the database (or
+// Redis) is unreachable, for up to storeOutageWait, heartbeating meanwhile.
+// Any other error is returned at once.
+func (a *Activities) waitForStore(ctx context.Context, in message.Inbound, read func(context.Context) error) error {
+	err := read(ctx)
+	if err == nil || !store.IsUnavailable(err) {
+		return err
+	}
+	stop := Heartbeat(ctx)
+	defer stop()
+	a.logger.WarnContext(ctx, "store unreachable; waiting for it", slog.String("chat_hash", in.ChatHash), slog.Any("error", err))
+	deadline := time.NewTimer(storeOutageWait)
+	defer deadline.Stop()
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-deadline.C:
+			return err
+		case <-time.After(delay):
+		}
+		if err = read(ctx); err == nil || !store.IsUnavailable(err) {
+			return err
+		}
+	}
 }
 
 // userContent is the user turn as the LLM sees it.
