@@ -83,8 +83,8 @@ bench: $(BIN)/wabot $(BIN)/wabot-dev
 ## chaos: the long chaos run (internal/e2e TestChaos -chaos-long) on a Temporal
 ## server of its own: worker SIGKILL/restart, gateway down/redelivery, Redis
 ## stop + start and PostgreSQL restart (servers of the test's own: initdb and
-## redis-server on PATH), LLM 429/500/hang, three rounds; 0 lost,
-## 0 duplicates, recovery time per fault. `make test` runs one round.
+## redis-server on PATH), LLM 429/500/hang, three rounds, then PostgreSQL
+## down 30 s; 0 lost, 0 duplicates, 0 error replies, recovery time per fault. `make test` runs one round.
 CHAOS_TEMPORAL_PORT ?= 27243
 chaos: $(BIN)/wabot $(BIN)/wabot-dev
 	@set -e; log=$$(mktemp); \
