@@ -60,6 +60,7 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dataDir := fs.String("data-dir", "", "directory of the SQLite file; empty = in memory")
 	logLevel := fs.String("log-level", "warn", "log level")
 	sqliteConns := fs.Int("sqlite-max-conns", 0, "SQLite connection pool size (file mode); 0 = one connection")
+	shards := fs.Int("history-shards", 1, "history shards (stored with the data: a data directory keeps the count it was made with)")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	dc := map[string]any{}
 	fs.Func("dc", "dynamic-config override key=value (repeatable), e.g. matching.numTaskqueueReadPartitions=4", func(s string) error {
@@ -80,7 +81,7 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	logger := logging.New(stderr, logging.Config{Format: "auto", Level: level})
 	srv, err := devtemporal.Start(ctx, logger, devtemporal.Config{
 		DataDir: *dataDir, FrontendPort: *port, UIPort: *uiPort, SearchAttributes: workflows.SearchAttributes(),
-		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns,
+		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns, HistoryShards: int32(min(max(*shards, 1), 1024)), //nolint:gosec // clamped
 	})
 	if err != nil {
 		return err

@@ -48,6 +48,7 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 		_ = tmp.Close()
 		return nil, err
 	}
+	SetStickyCacheSize(d.Config.Temporal)
 	w := worker.New(d.Temporal, d.Config.Temporal.TaskQueue, AIWorkerOptions(d.Config.Temporal))
 	w.RegisterWorkflow(workflows.ChatWorkflow)
 	w.RegisterWorkflow(workflows.MessageWorkflow)
@@ -83,10 +84,27 @@ func (w aiWorker) Stop() {
 // benchmark's ceiling worker uses them too, so both are tuned alike.
 func AIWorkerOptions(cfg config.Temporal) worker.Options {
 	n := cfg.WorkerConcurrency
-	return worker.Options{
+	opts := worker.Options{
 		MaxConcurrentActivityExecutionSize:      n,
 		MaxConcurrentWorkflowTaskExecutionSize:  n,
 		MaxConcurrentLocalActivityExecutionSize: n,
+	}
+	switch {
+	case cfg.Pollers > 0:
+		opts.MaxConcurrentWorkflowTaskPollers, opts.MaxConcurrentActivityTaskPollers = cfg.Pollers, cfg.Pollers
+	case cfg.Pollers < 0:
+		opts.WorkflowTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+		opts.ActivityTaskPollerBehavior = worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	}
+	return opts
+}
+
+// SetStickyCacheSize sizes the process's sticky workflow cache
+// (TEMPORAL_STICKY_CACHE_SIZE; 0 keeps the SDK's default). The SDK reads it
+// when the first worker starts, so call it before.
+func SetStickyCacheSize(cfg config.Temporal) {
+	if cfg.StickyCacheSize > 0 {
+		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	}
 }
 

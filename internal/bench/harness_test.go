@@ -280,6 +280,8 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 		// cost) but set high: this measures the pipeline, not the policy.
 		"RATE_USER_PER_MINUTE=1000000", "RATE_CHAT_PER_MINUTE=1000000", "RATE_GLOBAL_PER_MINUTE=1000000",
 	}
+	// -worker-env: the same settings for the bot's and the ceiling's workers.
+	r.env = append(r.env, strings.Fields(*flagWorkerEnv)...)
 	cfg, err := config.Load(r.env)
 	require.NoError(t, err)
 	r.cfg = cfg
@@ -355,6 +357,7 @@ func TestCeilingWorker(t *testing.T) {
 	c, err := client.Dial(opts)
 	require.NoError(t, err)
 	defer c.Close()
+	app.SetStickyCacheSize(cfg.Temporal)
 	w := worker.New(c, queue, app.AIWorkerOptions(cfg.Temporal))
 	RegisterCeilingWorker(w)
 	require.NoError(t, w.Run(worker.InterruptCh()))

@@ -31,6 +31,7 @@ var (
 	flagSection      = flag.String("section", "load", "the BENCHMARKS.md section (and chart name) this run writes, e.g. load-llm300 for a run with -llm-latency=300ms")
 	flagCommand      = flag.String("command", "", "the command line to print in BENCHMARKS.md")
 	flagTemporalArgs = flag.String("temporal-args", "", "extra flags of `wabot-dev temporal`, space-separated (e.g. \"--dc matching.numTaskqueueReadPartitions=4 --sqlite-max-conns 4\")")
+	flagWorkerEnv    = flag.String("worker-env", "", "extra environment of both systems' workers, space-separated KEY=value (e.g. \"TEMPORAL_POLLERS=8 TEMPORAL_STICKY_CACHE_SIZE=100\")")
 	flagCompression  = flag.String("grpc-compression", "auto", "TEMPORAL_GRPC_COMPRESSION of the bot and the ceiling (auto: none, the server is on loopback)")
 	flagTimeout      = flag.Duration("run-timeout", 10*time.Minute, "deadline of each run")
 )

@@ -62,6 +62,14 @@ type Temporal struct {
 	Compression string `env:"TEMPORAL_GRPC_COMPRESSION" envDefault:"auto"`
 	// WorkerConcurrency bounds concurrent activity and workflow tasks per worker.
 	WorkerConcurrency int `env:"TEMPORAL_WORKER_CONCURRENCY" envDefault:"100"`
+	// Pollers is the number of workflow-task and of activity-task pollers of
+	// the AI worker: 0 keeps the SDK's default (2 each), -1 lets the SDK
+	// scale them with the load. Measured in BENCHMARKS.md (Tuning).
+	Pollers int `env:"TEMPORAL_POLLERS" envDefault:"0"`
+	// StickyCacheSize is how many workflows a worker process keeps in memory
+	// between tasks (0: the SDK's default, 10,000). A workflow pushed out of
+	// the cache is replayed from its history on its next task.
+	StickyCacheSize int `env:"TEMPORAL_STICKY_CACHE_SIZE" envDefault:"0"`
 	// Payload encrypts payloads in Temporal's history (compliance).
 	Payload payloadcodec.Config
 }
@@ -177,6 +185,12 @@ func (c Config) validate() []error {
 	}
 	if c.Temporal.WorkerConcurrency < 1 || c.Temporal.WorkerConcurrency > 10000 {
 		errs = append(errs, fmt.Errorf("TEMPORAL_WORKER_CONCURRENCY: %d is not between 1 and 10000", c.Temporal.WorkerConcurrency))
+	}
+	if c.Temporal.Pollers < -1 || c.Temporal.Pollers > 100 {
+		errs = append(errs, fmt.Errorf("TEMPORAL_POLLERS: %d is not -1 (autoscaling), 0 (default) or between 1 and 100", c.Temporal.Pollers))
+	}
+	if c.Temporal.StickyCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("TEMPORAL_STICKY_CACHE_SIZE: %d is negative", c.Temporal.StickyCacheSize))
 	}
 	if c.Gateway.ChatIdleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("GATEWAY_CHAT_IDLE_TIMEOUT: %s is shorter than 1s", c.Gateway.ChatIdleTimeout))

@@ -33,13 +33,16 @@ func TestEveryBadVariableIsNamedAtOnce(t *testing.T) {
 		"TEMPORAL_ADDRESS=no-port",
 		"TEMPORAL_TASK_QUEUE=bad queue",
 		"TEMPORAL_GRPC_COMPRESSION=zstd",
+		"TEMPORAL_POLLERS=-2",
+		"TEMPORAL_STICKY_CACHE_SIZE=-5",
 	})
 	require.Error(t, err)
 	var cfgErr *config.Error
 	require.True(t, errors.As(err, &cfgErr))
 	msg := err.Error()
 	for _, name := range []string{"OPENAI_MAX_TOKENS", "LOG_FORMAT", "DATABASE_URL", "GATEWAY_CHAT_IDLE_TIMEOUT",
-		"WHATSAPP_ENABLED", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", "TEMPORAL_GRPC_COMPRESSION"} {
+		"WHATSAPP_ENABLED", "TEMPORAL_ADDRESS", "TEMPORAL_TASK_QUEUE", "TEMPORAL_GRPC_COMPRESSION",
+		"TEMPORAL_POLLERS", "TEMPORAL_STICKY_CACHE_SIZE"} {
 		require.Contains(t, msg, name)
 	}
 	require.NotContains(t, msg, "hunter2", "a bad URL's password must not be echoed")

@@ -93,6 +93,9 @@ type Config struct {
 	// beside the one writer); 0 keeps the plugin's single connection. For experiments: 4
 	// connections made the benchmark about twice slower than one (BENCHMARKS.md).
 	SQLiteMaxConns int
+	// HistoryShards is the number of history shards (0: one). It is stored with the data: a
+	// data directory made with another count does not start. For experiments (BENCHMARKS.md).
+	HistoryShards int32
 }
 
 // Server is a running embedded Temporal server.

@@ -23,7 +23,6 @@ import (
 const (
 	clusterName  = "active"
 	storeName    = "sqlite-default"
-	shardCount   = 1 // one history shard is plenty for one developer; it is persisted with the data
 	failoverIncr = 10
 
 	// namespaceRefreshInterval is how often every service reloads namespaces from SQLite
@@ -177,7 +176,8 @@ func serverConfig(cfg Config, sqlCfg sqlConfig) *config.Config {
 	conf.Global.Membership.BroadcastAddress = cfg.Host
 	conf.Persistence.DefaultStore = storeName
 	conf.Persistence.VisibilityStore = storeName
-	conf.Persistence.NumHistoryShards = shardCount
+	// One history shard is plenty for one developer (measured in BENCHMARKS.md).
+	conf.Persistence.NumHistoryShards = max(cfg.HistoryShards, 1)
 	conf.Persistence.DataStores = map[string]config.DataStore{storeName: {SQL: sqlCfg}}
 	conf.ClusterMetadata = &cluster.Config{
 		EnableGlobalNamespace:    false,
