@@ -27,6 +27,13 @@ $(BIN)/wabot-dev: FORCE
 
 FORCE:
 
+# The official Temporal CLI, for the runbook test (internal/e2e
+# runbook_cli_test.go runs the README's `temporal` commands). A pinned
+# release; it embeds a server of its own, so a cold build takes minutes.
+TEMPORAL_CLI_VER := v1.5.1
+$(BIN)/temporal:
+	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VER)
+
 ## dev: everything on this machine — Temporal + Web UI, migrations, worker, gateway, local chat page.
 dev: $(BIN)/wabot-dev
 	$(BIN)/wabot-dev
@@ -37,7 +44,7 @@ migrate: $(BIN)/wabot
 
 ## test: vet, then every test with the race detector against real PostgreSQL,
 ## Redis and one embedded Temporal server built without -race.
-test: $(BIN)/wabot $(BIN)/wabot-dev
+test: $(BIN)/wabot $(BIN)/wabot-dev $(BIN)/temporal
 	$(GO) vet ./...
 	@set -e; log=$$(mktemp); \
 	$(BIN)/wabot-dev temporal --port $(TEST_TEMPORAL_PORT) --ui-port -1 >$$log 2>&1 & pid=$$!; \
@@ -45,7 +52,7 @@ test: $(BIN)/wabot $(BIN)/wabot-dev
 	for i in $$(seq 1 300); do grep -q '^temporal ready' $$log && break; \
 	  kill -0 $$pid 2>/dev/null || { cat $$log; exit 1; }; sleep 0.1; done; \
 	grep -q '^temporal ready' $$log || { echo "embedded temporal did not start"; cat $$log; exit 1; }; \
-	WABOT_TEST_TEMPORAL_ADDRESS=127.0.0.1:$(TEST_TEMPORAL_PORT) WABOT_BIN_DIR=$(BIN) \
+	WABOT_TEST_TEMPORAL_ADDRESS=127.0.0.1:$(TEST_TEMPORAL_PORT) WABOT_BIN_DIR=$(BIN) WABOT_TEMPORAL_CLI=$(BIN)/temporal \
 	  $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-race: test
