@@ -78,10 +78,13 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("-log-level: %w", err)
 	}
+	if *shards < 1 || *shards > 1024 {
+		return fmt.Errorf("-history-shards: %d is not between 1 and 1024", *shards)
+	}
 	logger := logging.New(stderr, logging.Config{Format: "auto", Level: level})
 	srv, err := devtemporal.Start(ctx, logger, devtemporal.Config{
 		DataDir: *dataDir, FrontendPort: *port, UIPort: *uiPort, SearchAttributes: workflows.SearchAttributes(),
-		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns, HistoryShards: int32(min(max(*shards, 1), 1024)), //nolint:gosec // clamped
+		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns, HistoryShards: int32(*shards), //nolint:gosec // checked above
 	})
 	if err != nil {
 		return err
