@@ -15,13 +15,16 @@ import (
 // removes the race and sends its lines through slog (and the redaction
 // layer) instead.
 func init() {
+	signalTarget.Store(Discard())
 	signallog.Logger = signalLogger{}
 }
 
 var signalTarget atomic.Pointer[slog.Logger]
 
 // SetSignalLogger sends libsignal's log lines to logger. Until it is
-// called they go to slog.Default().
+// called they are dropped: the process-wide default logger would print
+// them without the redaction of phone numbers and JIDs. The gateway calls it
+// before whatsmeow first uses libsignal.
 func SetSignalLogger(logger *slog.Logger) {
 	signalTarget.Store(logger.With(slog.String("component", "libsignal")))
 }
@@ -30,9 +33,6 @@ type signalLogger struct{}
 
 func (signalLogger) log(level slog.Level, caller, msg string) {
 	logger := signalTarget.Load()
-	if logger == nil {
-		logger = slog.Default()
-	}
 	if !logger.Enabled(context.Background(), level) {
 		return
 	}

@@ -35,7 +35,8 @@ func serverError(msg string) apiError {
 	return apiError{Message: msg, Type: "server_error"}
 }
 
-func writeError(w http.ResponseWriter, status int, e apiError) {
+// failRequest answers with an OpenAI-style error body.
+func failRequest(w http.ResponseWriter, status int, e apiError) {
 	writeJSON(w, status, map[string]apiError{"error": e})
 }
 
@@ -86,7 +87,7 @@ func decodeBody[T any](h *Handler, w http.ResponseWriter, r *http.Request) (v T,
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
 		h.record(r, Request{Body: body})
-		writeError(w, http.StatusBadRequest, invalidRequest("We could not parse the JSON body of your request.", "", ""))
+		failRequest(w, http.StatusBadRequest, invalidRequest("We could not parse the JSON body of your request.", "", ""))
 		return v, body, false
 	}
 	return v, body, true
@@ -111,19 +112,19 @@ func writeFault(w http.ResponseWriter, f Fault) {
 		_, _ = w.Write([]byte(f.Body))
 		return
 	}
-	writeError(w, status, faultError(status, f.Code))
+	failRequest(w, status, faultError(status, f.Code))
 }
 
 // writeRefusal answers a non-chat request that a Refuse or ContentFilter
 // fault hit.
 func writeRefusal(w http.ResponseWriter, images bool) {
 	if images {
-		writeError(w, http.StatusBadRequest, invalidRequest(
+		failRequest(w, http.StatusBadRequest, invalidRequest(
 			"Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.",
 			"", "content_policy_violation"))
 		return
 	}
-	writeError(w, http.StatusBadRequest, invalidRequest("The request was refused (injected fault).", "", ""))
+	failRequest(w, http.StatusBadRequest, invalidRequest("The request was refused (injected fault).", "", ""))
 }
 
 // authed enforces WithAPIKey.
@@ -143,7 +144,7 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 		if ok && got != "" {
 			msg = fmt.Sprintf("Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.", maskKey(got))
 		}
-		writeError(w, http.StatusUnauthorized, invalidRequest(msg, "", "invalid_api_key"))
+		failRequest(w, http.StatusUnauthorized, invalidRequest(msg, "", "invalid_api_key"))
 	}
 }
 
@@ -156,5 +157,5 @@ func maskKey(k string) string {
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, invalidRequest(fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "", ""))
+	failRequest(w, http.StatusNotFound, invalidRequest(fmt.Sprintf("Invalid URL (%s %s)", r.Method, r.URL.Path), "", ""))
 }

@@ -38,7 +38,7 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 	//nolint:gosec // G120: the body is bounded by MaxBytesReader just above.
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
 		h.record(r, Request{})
-		writeError(w, http.StatusBadRequest, invalidRequest("Could not parse multipart form: "+err.Error(), "", ""))
+		failRequest(w, http.StatusBadRequest, invalidRequest("Could not parse multipart form: "+err.Error(), "", ""))
 		return
 	}
 	defer func() { _ = r.MultipartForm.RemoveAll() }()
@@ -49,7 +49,7 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 	file, hdr, err := r.FormFile("file")
 	if err != nil {
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, invalidRequest("Missing required parameter: 'file'.", "file", ""))
+		failRequest(w, http.StatusBadRequest, invalidRequest("Missing required parameter: 'file'.", "file", ""))
 		return
 	}
 	defer func() { _ = file.Close() }()
@@ -61,11 +61,11 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case rec.Model == "":
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, invalidRequest("you must provide a model parameter", "model", ""))
+		failRequest(w, http.StatusBadRequest, invalidRequest("you must provide a model parameter", "model", ""))
 		return
 	case len(data) == 0:
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, invalidRequest(
+		failRequest(w, http.StatusBadRequest, invalidRequest(
 			"Audio file is too short. Minimum audio length is 0.1 seconds.", "file", "audio_too_short"))
 		return
 	}
@@ -94,7 +94,7 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 				"temperature": 0.0, "avg_logprob": -0.1, "compression_ratio": 1.0, "no_speech_prob": 0.01}},
 		})
 	default:
-		writeError(w, http.StatusBadRequest, invalidRequest(
+		failRequest(w, http.StatusBadRequest, invalidRequest(
 			fmt.Sprintf("Invalid value: '%s'. Supported values are: 'json', 'text', 'srt', 'verbose_json', and 'vtt'.", rec.Format),
 			"response_format", "invalid_value"))
 	}
@@ -122,7 +122,7 @@ func (h *Handler) speech(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Body: body, Model: sr.Model, Input: sr.Input, Voice: sr.Voice, Format: sr.ResponseFormat}
 	if aerr := validateSpeech(sr); aerr != nil {
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, *aerr)
+		failRequest(w, http.StatusBadRequest, *aerr)
 		return
 	}
 	f, ok := h.begin(w, r, rec, admission{faultable: true})

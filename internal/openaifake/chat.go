@@ -81,7 +81,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Body: body, Model: wr.Model, Chat: &cr}
 	if aerr != nil {
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, *aerr)
+		failRequest(w, http.StatusBadRequest, *aerr)
 		return
 	}
 	f, ok := h.begin(w, r, rec, admission{faultable: true, holdable: true})

@@ -284,7 +284,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, rec Request, adm
 		case <-ctx.Done():
 			return f, false
 		case <-h.done:
-			writeError(w, http.StatusServiceUnavailable, serverError("the fake is shutting down"))
+			failRequest(w, http.StatusServiceUnavailable, serverError("the fake is shutting down"))
 			return f, false
 		}
 	}
@@ -302,7 +302,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, rec Request, adm
 		select {
 		case <-ctx.Done():
 		case <-h.done:
-			writeError(w, http.StatusServiceUnavailable, serverError("the fake is shutting down"))
+			failRequest(w, http.StatusServiceUnavailable, serverError("the fake is shutting down"))
 		}
 		return f, false
 	}

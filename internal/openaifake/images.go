@@ -60,7 +60,7 @@ func (h *Handler) images(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr != nil {
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, *aerr)
+		failRequest(w, http.StatusBadRequest, *aerr)
 		return
 	}
 	f, ok := h.begin(w, r, rec, admission{faultable: true})
@@ -80,7 +80,7 @@ func (h *Handler) images(w http.ResponseWriter, r *http.Request) {
 		if b64 {
 			img, err := pngImage(c)
 			if err != nil {
-				writeError(w, http.StatusInternalServerError, serverError(err.Error()))
+				failRequest(w, http.StatusInternalServerError, serverError(err.Error()))
 				return
 			}
 			item["b64_json"] = base64.StdEncoding.EncodeToString(img)
@@ -107,7 +107,7 @@ func (h *Handler) imageFile(w http.ResponseWriter, r *http.Request) {
 	}
 	img, err := pngImage(color.NRGBA{R: rgb[0], G: rgb[1], B: rgb[2], A: 0xff})
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, serverError(err.Error()))
+		failRequest(w, http.StatusInternalServerError, serverError(err.Error()))
 		return
 	}
 	w.Header().Set("Content-Type", "image/png")
@@ -137,7 +137,7 @@ func (h *Handler) moderate(w http.ResponseWriter, r *http.Request) {
 	rec := Request{Body: body, Model: mr.Model, Input: strings.Join(inputs, "\n")}
 	if perr != nil {
 		h.record(r, rec)
-		writeError(w, http.StatusBadRequest, invalidRequest(perr.Error(), "input", ""))
+		failRequest(w, http.StatusBadRequest, invalidRequest(perr.Error(), "input", ""))
 		return
 	}
 	if _, ok := h.begin(w, r, rec, admission{}); !ok {
