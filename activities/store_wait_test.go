@@ -25,8 +25,8 @@ func TestLLMTurnWaitsForARestartingDatabase(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	c := &completer{}
-	a, err := activities.New(logging.Discard(), activities.Config{SystemPrompt: "s", MemoryTokens: 100}, store.New(pool), c,
-		func() time.Time { return now })
+	a, err := activities.New(logging.Discard(), activities.Config{SystemPrompt: "s", MemoryTokens: 100},
+		activities.Deps{Store: store.New(pool), LLM: c, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 
 	pg.Stop(t)
