@@ -22,8 +22,11 @@ import (
 
 // Config is the bot behaviour the activities need.
 type Config struct {
-	SystemPrompt string        `env:"BOT_SYSTEM_PROMPT" envDefault:"You are wabot, a helpful assistant on WhatsApp. Answer briefly and in the user's language."`
-	MemoryTokens int           `env:"BOT_MEMORY_TOKENS" envDefault:"3000"`
+	SystemPrompt string `env:"BOT_SYSTEM_PROMPT" envDefault:"You are wabot, a helpful assistant on WhatsApp. Answer briefly and in the user's language."`
+	MemoryTokens int    `env:"BOT_MEMORY_TOKENS" envDefault:"3000"`
+	// PinnedTokens caps a chat's pinned facts (/remember), which are in
+	// every prompt besides the memory.
+	PinnedTokens int           `env:"BOT_PINNED_TOKENS" envDefault:"300"`
 	Retention    time.Duration `env:"BOT_RETENTION" envDefault:"720h"`
 }
 
@@ -32,6 +35,9 @@ func (c Config) Validate() []error {
 	var errs []error
 	if c.MemoryTokens < 0 || c.MemoryTokens > 1_000_000 {
 		errs = append(errs, fmt.Errorf("BOT_MEMORY_TOKENS: %d is not between 0 and 1000000", c.MemoryTokens))
+	}
+	if c.PinnedTokens < 0 || c.PinnedTokens > 100_000 {
+		errs = append(errs, fmt.Errorf("BOT_PINNED_TOKENS: %d is not between 0 and 100000", c.PinnedTokens))
 	}
 	if c.Retention < time.Hour || c.Retention > 10*365*24*time.Hour {
 		errs = append(errs, fmt.Errorf("BOT_RETENTION: %s is not between 1h and 87600h", c.Retention))
@@ -86,6 +92,7 @@ func New(logger *slog.Logger, cfg Config, d Deps) (*Activities, error) {
 		return nil, errors.New("activities: commands need the compliance activities (/retention)")
 	}
 	cfg.MemoryTokens = cmp.Or(cfg.MemoryTokens, 3000)
+	cfg.PinnedTokens = cmp.Or(cfg.PinnedTokens, 300)
 	cfg.Retention = cmp.Or(cfg.Retention, 30*24*time.Hour)
 	a := &Activities{logger: logger, cfg: cfg, store: d.Store, llm: d.LLM, now: d.Now,
 		gov: d.Governor, limits: d.Limiter, compliance: d.Compliance}

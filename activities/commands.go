@@ -47,7 +47,12 @@ func commandTable(a *Activities) []command.Spec {
 	return []command.Spec{
 		{Name: "help", MinRole: u, MaxArgs: -1, Usage: "/help", Summary: "what you can do", Handler: a.cmdHelp},
 		{Name: "gpt", Aliases: []string{"ask"}, MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/gpt <question>", Summary: "ask the AI (same as a plain message)", Handler: cmdAsk},
-		{Name: "reset", MinRole: u, Usage: "/reset", Summary: "forget this chat's conversation memory", Handler: a.cmdReset},
+		{Name: "reset", MinRole: u, MaxArgs: 1, Usage: "/reset [all]", Summary: "forget this chat's conversation (all: the pinned facts too)", Handler: a.cmdReset},
+		// Memory you control (commands_memory.go).
+		{Name: "remember", MinRole: u, MinArgs: 1, MaxArgs: -1, Usage: "/remember <fact>", Summary: "pin a fact I keep in mind in this chat", Handler: a.cmdRemember},
+		{Name: "memories", MinRole: u, Usage: "/memories", Summary: "the pinned facts, numbered", Handler: a.cmdMemories},
+		{Name: "forget", MinRole: u, MinArgs: 1, MaxArgs: 1, Usage: "/forget <n|all>", Summary: "unpin fact n, or all of them", Handler: a.cmdForget},
+		{Name: "todo", MinRole: u, MinArgs: 1, MaxArgs: -1, Usage: "/todo add <text> | list | done <n> | clear", Summary: "this chat's to-do list", Handler: a.cmdTodo},
 		{Name: "usage", MinRole: u, Usage: "/usage", Summary: "your AI token usage (30 days)", Handler: a.cmdUsage},
 		// Media commands: the media path of the workflow (workflows/media.go).
 		{Name: "voice", MinRole: u, MinArgs: 1, MaxArgs: 1, Usage: "/voice on|off", Summary: "answer your voice notes with voice notes", Runs: RouteMedia},
@@ -113,7 +118,7 @@ func (a *Activities) RunCommand(ctx context.Context, in message.Inbound) (Comman
 			return CommandResult{}, err
 		}
 	}
-	call := &command.Call{Parsed: p, Spec: spec, Args: args, Account: in.Account, Chat: in.Chat, ChatHash: in.ChatHash,
+	call := &command.Call{Parsed: p, Spec: spec, Args: args, Account: in.Account, MessageID: in.ID, Chat: in.Chat, ChatHash: in.ChatHash,
 		Sender: in.Sender, SenderHash: actor, IsGroup: in.IsGroup, Role: role}
 	if code := command.Authorize(spec, role, session); code != "" {
 		a.logger.InfoContext(ctx, "command refused", slog.String("command", spec.Name), slog.String("code", string(code)),

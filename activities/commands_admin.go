@@ -24,14 +24,6 @@ func cmdAsk(_ context.Context, c *command.Call) (command.Result, error) {
 	return command.Result{AskLLM: c.Rest(0)}, nil
 }
 
-func (a *Activities) cmdReset(ctx context.Context, c *command.Call) (command.Result, error) {
-	n, err := a.store.ResetMemory(ctx, c.Account, c.Chat)
-	if err != nil {
-		return command.Result{}, err
-	}
-	return command.Result{Text: fmt.Sprintf("Done: I forgot this chat's conversation (%d entries).", n)}, nil
-}
-
 func (a *Activities) cmdRetention(ctx context.Context, c *command.Call) (command.Result, error) {
 	text, err := a.compliance.RetentionCommand(ctx, RetentionInput{Account: c.Account, Chat: c.Chat, Sender: c.Sender, Args: c.Args})
 	return command.Result{Text: text}, err

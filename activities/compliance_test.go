@@ -103,7 +103,8 @@ func TestSweepDeletesExactlyTheExpired(t *testing.T) {
 	require.Zero(t, f.count(t, `SELECT count(*) FROM memory WHERE content <> 'live'`))
 	require.Equal(t, 4, f.count(t, `SELECT count(*) FROM usage`))
 	require.Zero(t, f.count(t, `SELECT count(*) FROM usage WHERE model <> 'live'`))
-	require.Equal(t, map[string]int64{"messages": 6, "memory": 5, "usage": 5, "outbound": 2, "blobs": 0, "document_chunks": 0, "exports": 0}, res.Deleted)
+	require.Equal(t, map[string]int64{"messages": 6, "memory": 5, "usage": 5, "outbound": 2, "blobs": 0, "document_chunks": 0, "exports": 0,
+		"memory_summaries": 0, "command_effects": 0}, res.Deleted)
 	require.Equal(t, 1, f.count(t, `SELECT count(*) FROM outbound WHERE reply_id = 'R-new'`))
 	require.Empty(t, res.Skipped)
 

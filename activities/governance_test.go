@@ -100,6 +100,10 @@ var samples = map[string]string{
 	"help":         "/help",
 	"gpt":          "!gpt what is Go?",
 	"reset":        "/reset",
+	"remember":     "/remember my cat is Tom",
+	"memories":     "/memories",
+	"forget":       "/forget all",
+	"todo":         "/todo add buy milk",
 	"usage":        "/usage",
 	"voice":        "/voice on",
 	"read":         "/read",
@@ -130,6 +134,7 @@ var samples = map[string]string{
 // minRoles is the specification the matrix checks the table against.
 var minRoles = map[string]governance.Role{
 	"help": governance.RoleUser, "gpt": governance.RoleUser, "reset": governance.RoleUser, "usage": governance.RoleUser,
+	"remember": governance.RoleUser, "memories": governance.RoleUser, "forget": governance.RoleUser, "todo": governance.RoleUser,
 	"voice": governance.RoleUser, "read": governance.RoleUser, "image": governance.RoleUser, "askfile": governance.RoleUser,
 	"export": governance.RoleUser, "wipe": governance.RoleUser, "retention": governance.RoleUser,
 	"sudo": governance.RoleOperator, "config": governance.RoleOperator, "config list": governance.RoleOperator,

@@ -24,6 +24,9 @@ type TurnResult struct {
 	PromptTokens     int
 	CompletionTokens int
 	MemoryEntries    int // how many memory entries went into the prompt
+	// Fold: the chat's unfolded turns outgrew their share of the memory
+	// budget; the workflow runs FoldMemory after recording the turn.
+	Fold bool `json:",omitempty"`
 }
 
 // heartbeatEvery is how often a waiting activity tells Temporal it is alive.
@@ -32,18 +35,19 @@ const heartbeatEvery = time.Second
 // LLMTurn answers one inbound text with the chat's memory as context.
 func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResult, error) {
 	var ts turnConfig
-	var mem []store.MemoryEntry
+	var r recall
 	err := a.waitForStore(ctx, in, func(ctx context.Context) error {
 		var err error
 		if ts, err = a.turnSettings(ctx); err != nil { // runtime settings: effective from the next message
 			return err
 		}
-		mem, err = a.store.LoadMemory(ctx, in.Account, in.Chat, ts.MemoryTokens)
+		r, err = a.recall(ctx, in.Account, in.Chat, ts.MemoryTokens)
 		return err
 	})
 	if err != nil {
 		return TurnResult{}, err
 	}
+	mem := r.window
 	// The budget may cut a turn in half: never start the context with the
 	// bot's answer to a question the model cannot see.
 	for len(mem) > 0 && mem[0].Role != "user" {
@@ -59,14 +63,14 @@ func (a *Activities) LLMTurn(ctx context.Context, in message.Inbound) (TurnResul
 	msgs = append(msgs, llm.Message{Role: "user", Content: userContent(in)})
 
 	stop := Heartbeat(ctx)
-	resp, err := a.llm.Chat(ctx, llm.ChatRequest{System: ts.System, Model: ts.Model, MaxTokens: ts.MaxTokens, Messages: msgs, User: in.SenderHash})
+	resp, err := a.llm.Chat(ctx, llm.ChatRequest{System: r.system(ts.System), Model: ts.Model, MaxTokens: ts.MaxTokens, Messages: msgs, User: in.SenderHash})
 	stop()
 	if err != nil {
-		return TurnResult{}, a.classify(ctx, in, err)
+		return TurnResult{}, a.classify(ctx, in.ChatHash, err)
 	}
 	return TurnResult{
 		Text: resp.Text, Model: resp.Model, PromptTokens: resp.PromptTokens,
-		CompletionTokens: resp.CompletionTokens, MemoryEntries: len(msgs) - 1,
+		CompletionTokens: resp.CompletionTokens, MemoryEntries: len(msgs) - 1, Fold: r.needsFold(ts.MemoryTokens),
 	}, nil
 }
 
@@ -116,14 +120,14 @@ func userContent(in message.Inbound) string {
 
 // classify turns an LLM error into a Temporal error whose type is a stable
 // code: retryable ones honour Retry-After, the others fail the activity at once.
-func (a *Activities) classify(ctx context.Context, in message.Inbound, err error) error {
+func (a *Activities) classify(ctx context.Context, chatHash string, err error) error {
 	llmErr, ok := errors.AsType[*llm.Error](err)
 	if !ok {
 		return err // context cancellation and the like: let Temporal retry
 	}
 	a.logger.WarnContext(ctx, "llm call failed",
 		slog.String("code", string(llmErr.Code)), slog.Int("status", llmErr.Status),
-		slog.Bool("retryable", llmErr.Retryable), slog.String("chat_hash", in.ChatHash),
+		slog.Bool("retryable", llmErr.Retryable), slog.String("chat_hash", chatHash),
 		slog.Int("attempt", int(activity.GetInfo(ctx).Attempt)), slog.Any("error", err))
 	if !llmErr.Retryable {
 		return temporal.NewNonRetryableApplicationError("llm call failed", string(llmErr.Code), err)
@@ -180,9 +184,9 @@ func (a *Activities) RecordTurn(ctx context.Context, in RecordInput) error {
 		}); err != nil {
 			return err
 		}
-		entries := []store.MemoryEntry{{MessageID: in.Inbound.ID, Role: "user", Content: userContent(in.Inbound), Tokens: estimateTokens(userContent(in.Inbound)), CreatedAt: in.Inbound.Timestamp}}
+		entries := []store.MemoryEntry{{MessageID: in.Inbound.ID, Role: "user", Content: userContent(in.Inbound), Tokens: tokensOf(userContent(in.Inbound)), CreatedAt: in.Inbound.Timestamp}}
 		if in.Code == "" {
-			entries = append(entries, store.MemoryEntry{MessageID: in.Reply.ID, Role: "assistant", Content: in.Reply.Text, Tokens: estimateTokens(in.Reply.Text), CreatedAt: now})
+			entries = append(entries, store.MemoryEntry{MessageID: in.Reply.ID, Role: "assistant", Content: in.Reply.Text, Tokens: tokensOf(in.Reply.Text), CreatedAt: now})
 		}
 		if err := tx.AppendMemory(ctx, in.Inbound.Account, in.Inbound.Chat, expires, entries...); err != nil {
 			return err

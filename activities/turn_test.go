@@ -72,7 +72,7 @@ func turn(t *testing.T, a *activities.Activities, in message.Inbound) activities
 
 func TestTurnsBuildMemoryWithinBudget(t *testing.T) {
 	t.Parallel()
-	a, st, c := setupTurn(t, activities.Config{SystemPrompt: "be brief", MemoryTokens: 13})
+	a, st, c := setupTurn(t, activities.Config{SystemPrompt: "be brief", MemoryTokens: 28})
 	turn(t, a, inbound("M1", "first question here"))
 	turn(t, a, inbound("M2", "second question here"))
 	res := turn(t, a, inbound("M3", "third"))
@@ -81,7 +81,8 @@ func TestTurnsBuildMemoryWithinBudget(t *testing.T) {
 	last := c.reqs[len(c.reqs)-1]
 	require.Equal(t, "be brief", last.System)
 	require.Equal(t, "sh", last.User, "the LLM sees a hash, not the number")
-	// Budget 13 tokens: only the newest turn (user 6 + assistant 7 tokens) fits.
+	// Budget 28 tokens, 21 of them for the turns a summary does not cover:
+	// only the newest turn (user 6+4 + assistant 7+4 tokens) fits.
 	require.Equal(t, []llm.Message{
 		{Role: "user", Content: "second question here"},
 		{Role: "assistant", Content: "re: second question here"},
@@ -96,10 +97,10 @@ func TestTurnsBuildMemoryWithinBudget(t *testing.T) {
 
 func TestMemoryNeverStartsWithAnAnswer(t *testing.T) {
 	t.Parallel()
-	a, _, c := setupTurn(t, activities.Config{MemoryTokens: 12})
+	a, _, c := setupTurn(t, activities.Config{MemoryTokens: 16})
 	turn(t, a, inbound("M1", "second question here"))
 	turn(t, a, inbound("M2", "third"))
-	// 12 tokens hold the assistant's 7 but not the user's 6 before it.
+	// 12 of 16 tokens hold the assistant's 7+4 but not the user's 6+4 before it.
 	require.Equal(t, []llm.Message{{Role: "user", Content: "third"}}, c.reqs[1].Messages)
 }
 

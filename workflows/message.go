@@ -93,8 +93,20 @@ func answer(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
 	if err := executeStore(ctx, a.RecordTurn, rec).Get(ctx, nil); err != nil {
 		return MessageResult{ReplyID: reply.ID, Code: code}, err
 	}
+	if turn.Fold && workflow.GetVersion(ctx, memoryFoldChange, workflow.DefaultVersion, 1) == 1 {
+		// After the reply, so it never waits for the summary. A fold that
+		// fails is not the user's problem: the next turn asks for it again.
+		fold := activities.FoldInput{Account: in.Account, Chat: in.Chat, ChatHash: in.ChatHash}
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, llmOptions), a.FoldMemory, fold).Get(ctx, nil); err != nil {
+			logger.Warn("memory fold failed; the next turn retries it", "code", string(codeOf(err)), "error", err)
+		}
+	}
 	return MessageResult{ReplyID: reply.ID, Code: code}, setOutcome(ctx, outcomeOf(code))
 }
+
+// memoryFoldChange is the workflow.GetVersion change ID of folding a chat's
+// older memory into its running summary after a turn (FoldMemory).
+const memoryFoldChange = "memory-fold"
 
 // outcomeOf is the WabotOutcome of a run that answered with code ("" = ok).
 func outcomeOf(code errcode.Code) string {

@@ -92,6 +92,7 @@ type Call struct {
 	Spec       *Spec
 	Args       []string // arguments after the command's own words ("role grant" takes Args[2:] of Parsed)
 	Account    string
+	MessageID  string // of the command's message: keys its effects, so a retry changes nothing twice
 	Chat       string
 	ChatHash   string
 	Sender     string

@@ -16,6 +16,7 @@ type MemoryEntry struct {
 	Content   string
 	Tokens    int
 	CreatedAt time.Time
+	ID        int64 // set by the store: the memory's order
 }
 
 // maxMemoryRows bounds how many recent rows LoadMemory considers, whatever
@@ -36,14 +37,14 @@ ON CONFLICT (account, chat_jid, message_id, role) DO NOTHING`
 	// The newest rows first, a running sum over them, and the prefix whose
 	// sum fits the budget (tokens >= 0, so the running sum only grows).
 	sqlLoadMemory = `
-SELECT message_id, role, content, tokens, created_at
+SELECT message_id, role, content, tokens, created_at, id
 FROM (
     SELECT id, message_id, role, content, tokens, created_at,
            sum(tokens) OVER (ORDER BY id DESC ROWS UNBOUNDED PRECEDING) AS running
     FROM (
         SELECT id, message_id, role, content, tokens, created_at
         FROM memory
-        WHERE account = $1 AND chat_jid = $2 AND expires_at > now()
+        WHERE account = $1 AND chat_jid = $2 AND expires_at > now() AND id > $5
         ORDER BY id DESC
         LIMIT $4
     ) recent
@@ -92,10 +93,16 @@ func (s *Store) AppendMemory(ctx context.Context, account, chatJID string, expir
 // single newest entry larger than the budget yields nothing), and looks at
 // no more than the newest 1000 entries. A budget <= 0 yields nothing.
 func (s *Store) LoadMemory(ctx context.Context, account, chatJID string, tokenBudget int) ([]MemoryEntry, error) {
+	return s.LoadMemoryAfter(ctx, account, chatJID, 0, tokenBudget)
+}
+
+// LoadMemoryAfter is LoadMemory over the entries after afterID only (those
+// a running summary does not cover yet).
+func (s *Store) LoadMemoryAfter(ctx context.Context, account, chatJID string, afterID int64, tokenBudget int) ([]MemoryEntry, error) {
 	if tokenBudget <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Query(ctx, sqlLoadMemory, account, chatJID, tokenBudget, maxMemoryRows)
+	rows, err := s.db.Query(ctx, sqlLoadMemory, account, chatJID, tokenBudget, maxMemoryRows, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("loading memory: %w", translate(err))
 	}
