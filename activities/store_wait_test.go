@@ -27,8 +27,8 @@ func TestLLMTurnWaitsForARestartingDatabase(t *testing.T) {
 	t.Cleanup(pool.Close)
 	c := &completer{}
 	var logs testkit.LockedBuffer
-	a, err := activities.New(slog.New(slog.NewTextHandler(&logs, nil)), activities.Config{SystemPrompt: "s", MemoryTokens: 100}, store.New(pool), c,
-		func() time.Time { return now })
+	a, err := activities.New(slog.New(slog.NewTextHandler(&logs, nil)), activities.Config{SystemPrompt: "s", MemoryTokens: 100},
+		activities.Deps{Store: store.New(pool), LLM: c, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 
 	pg.Stop(t)
