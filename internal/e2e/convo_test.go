@@ -143,3 +143,38 @@ func TestTakeoverPausesTheBotAcrossAWorkerRestart(t *testing.T) {
 	require.True(t, h.gw.HandleEvent(textEvent("E2EOWN0000004", user, "there you are")))
 	h.waitSent(user, func(s localchat.Sent) bool { return strings.Contains(s.Text, "there you are") })
 }
+
+// TestRecordConvoHistories records (with -update-histories) an inbox run
+// with a burst, a /stop and a takeover, and the message runs it leaves —
+// held for a burst, stopped, held for a pause — for the replay test.
+func TestRecordConvoHistories(t *testing.T) {
+	t.Parallel()
+	h := setup(t, options{inProcessWorker: true, env: []string{"GATEWAY_BURST_WINDOW=500ms"}})
+	const user = "4915100000304"
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHISTC00001", user, "one")))
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHISTC00002", user, "two")))
+	h.waitSent(user, func(s localchat.Sent) bool { return strings.Contains(s.Text, "two") })
+
+	h.fake.Enqueue(openaifake.Fault{Hang: true})
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHISTC00003", user, "long essay")))
+	testkit.WaitFor(t, waitReply, func() bool { return len(h.chatRequests()) == 2 }, "the LLM call never arrived")
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHISTC00004", user, "/stop")))
+	h.waitSent(user, func(s localchat.Sent) bool { return s.Text == "Stopped." })
+
+	own := textEvent("E2EHISTC00005", user, "I'll take it from here")
+	own.Info.IsFromMe, own.Info.Sender = true, localchat.BotJID
+	require.True(t, h.gw.HandleEvent(own))
+	testkit.WaitFor(t, waitReply, func() bool { st, ok := h.chatStatus(user); return ok && !st.PausedUntil.IsZero() }, "no pause")
+	require.True(t, h.gw.HandleEvent(textEvent("E2EHISTC00006", user, "hello?")))
+	paused := h.messageWorkflowID(user, "E2EHISTC00006")
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, h.waitClosed(paused, waitReply))
+	h.waitChatSettled(user, 5)
+
+	h.keepHistories(map[string]string{
+		"chat_workflow.json":               workflows.ChatWorkflowID(h.account, h.deps.Hasher.Hash(jid(user))),
+		"message_workflow_burst.json":      h.messageWorkflowID(user, "E2EHISTC00002"),
+		"message_workflow_burst_held.json": h.messageWorkflowID(user, "E2EHISTC00001"),
+		"message_workflow_stopped.json":    h.messageWorkflowID(user, "E2EHISTC00003"),
+		"message_workflow_paused.json":     paused,
+	})
+}
