@@ -271,6 +271,7 @@ func (b *inbox) runChild(m message.Inbound) {
 	childCtx, cancel := workflow.WithCancel(b.ctx)
 	opts := messageChildOptions(b.in.Account, m)
 	opts.WaitForCancellation = true // after /stop, the next answer starts once this one really ended
+	b.seen.add(m.ID)                // taken: a redelivery meanwhile is a duplicate
 	fut := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(childCtx, opts), MessageWorkflow, m)
 	b.running, b.cancelChild, b.st.Current = fut, cancel, m.ID
 	for !fut.IsReady() {
@@ -301,7 +302,6 @@ func (b *inbox) runChild(m message.Inbound) {
 		// As in the plain loop: operators retry it; the chat moves on.
 		logger.Error("message workflow failed", "message_id", m.ID, "error", err)
 	}
-	b.seen.add(m.ID)
 	b.st.Handled++
 }
 
