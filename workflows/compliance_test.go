@@ -108,11 +108,10 @@ func TestWipeForgetsTheContactLastOnEachGateway(t *testing.T) {
 		return map[string]int64{"messages": 3}, nil
 	})
 	env.OnActivity(c.WipeRedis, mock.Anything, mock.Anything).Return(int64(2), nil)
-	env.RegisterWorkflow(workflows.DeleteRunWorkflow)
-	var reap workflows.DeleteRunRequest
-	env.OnWorkflow(workflows.DeleteRunWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in workflows.DeleteRunRequest) (bool, error) {
+	var reap activities.DeleteRunStart
+	env.OnActivity(c.StartDeleteRun, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeleteRunStart) error {
 		reap = in
-		return true, nil
+		return nil
 	})
 	env.OnActivity(c.WipeTemporal, mock.Anything, mock.Anything).Return(4, nil)
 	var audited activities.AuditInput
@@ -138,6 +137,8 @@ func TestWipeForgetsTheContactLastOnEachGateway(t *testing.T) {
 	require.NotContains(t, fmt.Sprint(audited.Entry.Details), "15550100")
 	require.NotEmpty(t, reap.RunID, "the wipe's own run is deleted afterwards")
 	require.Equal(t, time.Minute, reap.After)
+	require.Equal(t, "DeleteRunWorkflow", reap.Workflow, "the registered name of workflows.DeleteRunWorkflow")
+	require.Equal(t, "wipe-"+reap.RunID, audited.RunID, "the run's key holds no workflow ID (it names the person's hash)")
 }
 
 // DeleteRunWorkflow waits its grace period, then deletes the run, retrying
