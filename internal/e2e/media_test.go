@@ -15,6 +15,7 @@ import (
 	"github.com/wabot/wabot/gateway/localchat"
 	"github.com/wabot/wabot/internal/errcode"
 	"github.com/wabot/wabot/internal/openaifake"
+	"github.com/wabot/wabot/internal/testkit"
 )
 
 // waitMedia bounds one media message's run (OCR, ffmpeg and the race detector are slow).
@@ -114,7 +115,7 @@ func TestImageWithCaptionGoesToVision(t *testing.T) {
 	t.Parallel()
 	h := setup(t, options{inProcessWorker: true})
 	const user = "4915100000104"
-	jpg := testImage(t, "jpeg")
+	jpg := testkit.Image(t, "jpeg")
 	res := h.sendMedia(user, "E2EIMG0000001", "what colours are in this picture?", &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/jpeg", Data: jpg})
 	require.Empty(t, res.Code)
 	chats := h.chatRequests()
@@ -126,7 +127,7 @@ func TestImageWithCaptionGoesToVision(t *testing.T) {
 	require.Equal(t, len(jpg), last.Images[0].Size)
 	require.Contains(t, h.sentTo(user)[0].Text, "[image: image/jpeg")
 
-	png := testImage(t, "png")
+	png := testkit.Image(t, "png")
 	res = h.sendMedia(user, "E2EIMG0000002", "", &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: png})
 	require.Empty(t, res.Code)
 	last = h.chatRequests()[1].Chat.Messages[len(h.chatRequests()[1].Chat.Messages)-1]
@@ -165,7 +166,7 @@ func TestDocumentQuestionIsAnsweredFromItsText(t *testing.T) {
 	t.Parallel()
 	h := setup(t, options{inProcessWorker: true})
 	const user = "4915100000106"
-	doc := textPDF(12, append(filler, "The secret launch code is PELICAN42.", "Nothing else matters here.")...)
+	doc := testkit.TextPDF(12, append(filler, "The secret launch code is PELICAN42.", "Nothing else matters here.")...)
 	res := h.sendMedia(user, "E2EPDF0000001", "", &localchat.Attachment{Kind: localchat.KindDocument, Mime: "application/pdf", FileName: "report.pdf", Data: doc})
 	require.Empty(t, res.Code)
 	require.Contains(t, h.sentTo(user)[0].Text, "Got your document")
@@ -254,7 +255,7 @@ func TestBadMediaGetsItsCodeAndReply(t *testing.T) {
 		{name: "transcription refused", user: "4915100000213", code: errcode.LLMRejected, fault: &openaifake.Fault{Refuse: true},
 			attach: &localchat.Attachment{Kind: localchat.KindVoice, Mime: "audio/ogg; codecs=opus", Data: voiceNote(t, "hi")}},
 		{name: "vision refused", user: "4915100000216", code: errcode.LLMRefused, fault: &openaifake.Fault{Refuse: true},
-			attach: &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testImage(t, "png")}},
+			attach: &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testkit.Image(t, "png")}},
 		{name: "askfile without a document", user: "4915100000214", code: "",
 			event: &waE2E.Message{Conversation: proto.String("/askfile anything?")}},
 		{name: "voice without argument", user: "4915100000215", code: errcode.InvalidArgument,
