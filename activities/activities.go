@@ -53,39 +53,52 @@ type Activities struct {
 	llm    chatCompleter
 	now    func() time.Time
 
-	// Governance (see Govern): nil means every message is answered and
-	// commands are unavailable.
-	gov      *governance.Governor
-	limits   *ratelimit.Limiter
-	audit    *audit.Log
-	commands *command.Registry
+	// Governance: nil means every message is answered and commands are
+	// unavailable (tests and benchmarks of the bare message path).
+	gov        *governance.Governor
+	limits     *ratelimit.Limiter
+	audit      *audit.Log
+	compliance *Compliance // /retention
+	commands   *command.Registry
 }
 
-// New returns Activities. now may be nil (time.Now).
-func New(logger *slog.Logger, cfg Config, st *store.Store, llm chatCompleter, now func() time.Time) (*Activities, error) {
-	if logger == nil || st == nil || llm == nil {
+// Deps are what the activities reach. Store and LLM are required; Governor
+// and Limiter come together (roles, lists, settings, rate limits and every
+// command) or not at all; Compliance answers /retention.
+type Deps struct {
+	Store      *store.Store
+	LLM        chatCompleter
+	Governor   *governance.Governor
+	Limiter    *ratelimit.Limiter
+	Compliance *Compliance
+	Now        func() time.Time // nil: time.Now
+}
+
+// New returns Activities with every dependency they use.
+func New(logger *slog.Logger, cfg Config, d Deps) (*Activities, error) {
+	if logger == nil || d.Store == nil || d.LLM == nil {
 		return nil, errors.New("activities: logger, store and llm are required")
+	}
+	if (d.Governor == nil) != (d.Limiter == nil) {
+		return nil, errors.New("activities: governor and limiter come together")
+	}
+	if d.Governor != nil && d.Compliance == nil {
+		return nil, errors.New("activities: commands need the compliance activities (/retention)")
 	}
 	cfg.MemoryTokens = cmp.Or(cfg.MemoryTokens, 3000)
 	cfg.Retention = cmp.Or(cfg.Retention, 30*24*time.Hour)
-	if now == nil {
-		now = time.Now
+	a := &Activities{logger: logger, cfg: cfg, store: d.Store, llm: d.LLM, now: d.Now,
+		gov: d.Governor, limits: d.Limiter, compliance: d.Compliance}
+	if a.now == nil {
+		a.now = time.Now
 	}
-	return &Activities{logger: logger, cfg: cfg, store: st, llm: llm, now: now}, nil
-}
-
-// EnableGovernance turns on governance for a: roles, lists, settings read on
-// each message, rate limits and commands. Call it once, before registering a
-// with a worker. (A function, not a method: every exported method of
-// Activities is registered as an activity.)
-func EnableGovernance(a *Activities, g *governance.Governor, l *ratelimit.Limiter) error {
-	if g == nil || l == nil {
-		return errors.New("activities: governor and limiter are required")
+	if a.gov == nil {
+		return a, nil
 	}
 	reg, err := command.NewRegistry(commandTable(a)...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	a.gov, a.limits, a.audit, a.commands = g, l, g.AuditLog(), reg
-	return nil
+	a.audit, a.commands = a.gov.AuditLog(), reg
+	return a, nil
 }

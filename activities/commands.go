@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -21,14 +22,26 @@ type CommandResult struct {
 	Text   string       `json:",omitempty"` // the reply
 	Code   errcode.Code `json:",omitempty"` // why the command was refused or failed; "" on success
 	AskLLM string       `json:",omitempty"` // answer this text with the LLM instead (!gpt)
+	// Route, when set (and Code is not), is the workflow-side route that
+	// runs the command from here (command.Spec.Runs); it sends the reply.
+	Route command.Route `json:",omitempty"`
+	Data  string        `json:",omitempty"` // what the handler prepared for the route
 }
+
+// The workflow-side routes of commands (workflows/routes.go holds the table
+// that maps each to its workflow code).
+const (
+	RouteMedia  command.Route = "media"  // /voice, /read, /image, /askfile: the media path
+	RouteExport command.Route = "export" // the ExportWorkflow, as a child
+	RouteWipe   command.Route = "wipe"   // the WipeWorkflow, waiting for YES
+)
 
 // Users of the old bot typed these; they keep working (with / or !).
 // "!gpt <text>" asks the LLM, "!reset" clears the memory, "!config" lists
 // the settings (admins, in a session).
 
 // commandTable is every command: one entry each. The matrix test in
-// commands_test.go runs every privileged entry for every role.
+// governance_test.go runs every entry for every role.
 func commandTable(a *Activities) []command.Spec {
 	u, op, ad, ow := governance.RoleUser, governance.RoleOperator, governance.RoleAdmin, governance.RoleOwner
 	return []command.Spec{
@@ -36,8 +49,18 @@ func commandTable(a *Activities) []command.Spec {
 		{Name: "gpt", Aliases: []string{"ask"}, MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/gpt <question>", Summary: "ask the AI (same as a plain message)", Handler: cmdAsk},
 		{Name: "reset", MinRole: u, Usage: "/reset", Summary: "forget this chat's conversation memory", Handler: a.cmdReset},
 		{Name: "usage", MinRole: u, Usage: "/usage", Summary: "your AI token usage (30 days)", Handler: a.cmdUsage},
+		// Media commands: the media path of the workflow (workflows/media.go).
+		{Name: "voice", MinRole: u, MinArgs: 1, MaxArgs: 1, Usage: "/voice on|off", Summary: "answer your voice notes with voice notes", Runs: RouteMedia},
+		{Name: "read", MinRole: u, Usage: "/read", Summary: "speak my last reply", Runs: RouteMedia},
+		{Name: "image", MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/image <prompt>", Summary: "draw an image", Runs: RouteMedia},
+		{Name: "askfile", MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/askfile <question>", Summary: "ask about the last document you sent", Runs: RouteMedia},
+		// Compliance: export and wipe are workflows of their own (workflows/routes.go).
+		{Name: "export", MinRole: u, Direct: true, Usage: "/export", Summary: "get everything I store about you as a ZIP", Runs: RouteExport},
+		{Name: "wipe", MinRole: u, Direct: true, Usage: "/wipe", Summary: "delete everything I store about you (asks to confirm)", Runs: RouteWipe},
+		{Name: "retention", MinRole: u, MaxArgs: 3, Usage: "/retention show|set <days>", Summary: "how long I keep your messages", Handler: a.cmdRetention},
+		// Administration (privileged: direct chat only, audited).
 		{Name: "sudo", MinRole: op, MaxArgs: 1, Usage: "/sudo [off]", Summary: "open (or close) an admin session", Handler: a.cmdSudo},
-		{Name: "config", MinRole: op, Session: true, Usage: "/config list|get <key>|set <key> <value>", Summary: "list the settings", Handler: a.cmdConfigList},
+		{Name: "config", MinRole: op, Session: true, Hidden: true, Usage: "/config list|get <key>|set <key> <value>", Summary: "list the settings", Handler: a.cmdConfigList},
 		{Name: "config list", MinRole: op, Session: true, Usage: "/config list", Summary: "list the settings", Handler: a.cmdConfigList},
 		{Name: "config get", MinRole: op, Session: true, MinArgs: 1, MaxArgs: 1, Usage: "/config get <key>", Summary: "show one setting", Handler: a.cmdConfigGet},
 		{Name: "config set", MinRole: ad, Session: true, MinArgs: 2, MaxArgs: -1, Usage: "/config set <key> <value>", Summary: "change a setting (effective on the next message)", Handler: a.cmdConfigSet},
@@ -52,16 +75,6 @@ func commandTable(a *Activities) []command.Spec {
 		{Name: "deny remove", MinRole: ad, Session: true, MinArgs: 1, MaxArgs: 1, Usage: "/deny remove <number>", Summary: "stop ignoring a number", Handler: a.cmdListRemove("deny")},
 		{Name: "answer", MinRole: ad, Session: true, MinArgs: 1, MaxArgs: 1, Usage: "/answer everyone|allowlist|owners", Summary: "who the bot answers", Handler: a.cmdAnswer},
 		{Name: "audit verify", MinRole: ad, Session: true, Usage: "/audit verify", Summary: "check the audit log's hash chain", Handler: a.cmdAuditVerify},
-		// Media commands run in the workflow's media path (workflows/media.go);
-		// these entries list them in /help and keep their names reserved.
-		{Name: "voice", MinRole: u, MinArgs: 1, MaxArgs: 1, Usage: "/voice on|off", Summary: "answer your voice notes with voice notes", Handler: handledByWorkflow},
-		{Name: "read", MinRole: u, Usage: "/read", Summary: "speak my last reply", Handler: handledByWorkflow},
-		{Name: "image", MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/image <prompt>", Summary: "draw an image", Handler: handledByWorkflow},
-		{Name: "askfile", MinRole: u, LLM: true, MinArgs: 1, MaxArgs: -1, Usage: "/askfile <question>", Summary: "ask about the last document you sent", Handler: handledByWorkflow},
-		// Compliance commands run in the workflow (workflows/commands_compliance.go).
-		{Name: "export", MinRole: u, Usage: "/export", Summary: "get everything I store about you as a ZIP", Handler: handledByWorkflow},
-		{Name: "wipe", MinRole: u, Usage: "/wipe", Summary: "delete everything I store about you (asks to confirm)", Handler: handledByWorkflow},
-		{Name: "retention", MinRole: u, MaxArgs: 3, Usage: "/retention show|set <days>", Summary: "how long I keep your messages", Handler: handledByWorkflow},
 		{Name: "audit last", MinRole: ow, Session: true, MaxArgs: 1, Usage: "/audit last [N]", Summary: "the newest audit entries", Handler: a.cmdAuditLast},
 	}
 }
@@ -117,6 +130,9 @@ func (a *Activities) RunCommand(ctx context.Context, in message.Inbound) (Comman
 		}
 		return refusal(spec.Name, errcode.Forbidden, "Admin commands work only in a direct chat with me."), nil
 	}
+	if spec.Direct && in.IsGroup {
+		return refusal(spec.Name, errcode.Forbidden, "For your privacy, send /"+spec.Name+" to me in a private chat."), nil
+	}
 	res, err := a.runHandler(ctx, call)
 	ce, isCoded := errors.AsType[*errcode.Error](err)
 	switch {
@@ -138,12 +154,17 @@ func (a *Activities) RunCommand(ctx context.Context, in message.Inbound) (Comman
 			return CommandResult{}, err
 		}
 	}
-	return CommandResult{Name: spec.Name, Text: res.Text, AskLLM: res.AskLLM}, nil
+	return CommandResult{Name: spec.Name, Text: res.Text, AskLLM: res.AskLLM, Route: spec.Runs, Data: res.Data}, nil
 }
 
+// runHandler checks the arguments and runs the handler, if the command has
+// one (a command with only a route is handed to its route as it is).
 func (a *Activities) runHandler(ctx context.Context, c *command.Call) (command.Result, error) {
 	if err := command.CheckArgs(c.Spec, c.Args); err != nil {
 		return command.Result{}, err
+	}
+	if c.Spec.Handler == nil {
+		return command.Result{}, nil
 	}
 	return c.Spec.Handler(ctx, c)
 }
@@ -166,7 +187,7 @@ func (a *Activities) auditCommand(ctx context.Context, c *command.Call, outcome 
 	})
 }
 
-// Commands lists the command table of a (nil before EnableGovernance), for
+// Commands lists the command table of a (nil without governance), for
 // tests and documentation.
 func Commands(a *Activities) []*command.Spec {
 	if a.commands == nil {
@@ -175,8 +196,14 @@ func Commands(a *Activities) []*command.Spec {
 	return a.commands.Specs()
 }
 
-// handledByWorkflow is the handler of commands the workflow runs itself
-// (media and compliance commands); RunCommand never reaches it.
-func handledByWorkflow(context.Context, *command.Call) (command.Result, error) {
-	return command.Result{}, errors.New("command is handled by the workflow's media path")
+// CommandRoutes lists the workflow-side routes the command table names, in
+// table order, each once: the workflows' route table must hold every one.
+func CommandRoutes() []command.Route {
+	var routes []command.Route
+	for _, s := range commandTable(nil) { // handlers bound to nil are never called here
+		if s.Runs != "" && !slices.Contains(routes, s.Runs) {
+			routes = append(routes, s.Runs)
+		}
+	}
+	return routes
 }

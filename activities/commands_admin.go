@@ -17,19 +17,7 @@ import (
 // from command.Usage/Invalid reach the user, others are internal.
 
 func (a *Activities) cmdHelp(_ context.Context, c *command.Call) (command.Result, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Commands for you (%s); / or ! both work:\n", c.Role)
-	for _, s := range a.commands.Allowed(c.Role) {
-		if s.Name == "config" { // the bare form is the old bot's !config
-			continue
-		}
-		fmt.Fprintf(&b, "%s — %s", s.Usage, s.Summary)
-		if s.Session {
-			b.WriteString(" (admin session)")
-		}
-		b.WriteByte('\n')
-	}
-	return command.Result{Text: strings.TrimSpace(b.String())}, nil
+	return command.Result{Text: a.commands.Help(c.Role)}, nil
 }
 
 func cmdAsk(_ context.Context, c *command.Call) (command.Result, error) {
@@ -42,6 +30,11 @@ func (a *Activities) cmdReset(ctx context.Context, c *command.Call) (command.Res
 		return command.Result{}, err
 	}
 	return command.Result{Text: fmt.Sprintf("Done: I forgot this chat's conversation (%d entries).", n)}, nil
+}
+
+func (a *Activities) cmdRetention(ctx context.Context, c *command.Call) (command.Result, error) {
+	text, err := a.compliance.RetentionCommand(ctx, RetentionInput{Account: c.Account, Chat: c.Chat, Sender: c.Sender, Args: c.Args})
+	return command.Result{Text: text}, err
 }
 
 func (a *Activities) cmdUsage(ctx context.Context, c *command.Call) (command.Result, error) {

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/wabot/wabot/internal/audit"
+	"github.com/wabot/wabot/internal/errcode"
 	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/store"
 )
@@ -198,8 +199,28 @@ type RetentionInput struct {
 
 // Retention answers "/retention show", "/retention set <days>" and, for
 // admins, "/retention show|set … <number>" about another person's chat. It
-// returns the reply text; bad input is a reply, not an error.
+// returns the reply text; bad input is a reply, not an error. (The activity
+// of runs from before the command registry; /retention now runs through
+// RetentionCommand inside RunCommand.)
 func (c *Compliance) Retention(ctx context.Context, in RetentionInput) (string, error) {
+	text, err := c.RetentionCommand(ctx, in)
+	if ce, ok := errors.AsType[*errcode.Error](err); ok {
+		return ce.Detail, nil
+	}
+	return text, err
+}
+
+// retentionUsage is the usage line of /retention.
+const retentionUsage = "Usage: /retention show | /retention set <days>"
+
+// RetentionCommand is Retention with refusals and bad input as
+// *errcode.Error (FORBIDDEN, INVALID_ARGUMENT) whose Detail says why.
+func (c *Compliance) RetentionCommand(ctx context.Context, in RetentionInput) (string, error) {
+	refuse := func(code errcode.Code, why string) (string, error) {
+		e := errcode.New(code, "retention refused")
+		e.Detail = why
+		return "", e
+	}
 	args := in.Args
 	if len(args) == 0 {
 		args = []string{"show"}
@@ -211,12 +232,12 @@ func (c *Compliance) Retention(ctx context.Context, in RetentionInput) (string, 
 		other := rest[len(rest)-1]
 		rest = rest[:len(rest)-1]
 		if !c.isAdmin(ctx, in.Sender) {
-			return "Only an admin can change or see another person's retention.", nil
+			return refuse(errcode.Forbidden, "Only an admin can change or see another person's retention.")
 		}
 		target, self = digits(other)+"@s.whatsapp.net", false
 	}
 	if self && args[0] == "set" && strings.HasSuffix(in.Chat, "@g.us") && !c.isAdmin(ctx, in.Sender) {
-		return "Only an admin can change a group's retention.", nil
+		return refuse(errcode.Forbidden, "Only an admin can change a group's retention.")
 	}
 	who := "your"
 	if !self {
@@ -236,7 +257,8 @@ func (c *Compliance) Retention(ctx context.Context, in RetentionInput) (string, 
 	case args[0] == "set" && len(rest) == 1:
 		days, err := strconv.Atoi(rest[0])
 		if err != nil || days < c.cfg.MinDays || days > c.cfg.MaxDays {
-			return fmt.Sprintf("Retention must be a number of days between %d and %d.", c.cfg.MinDays, c.cfg.MaxDays), nil
+			return refuse(errcode.InvalidArgument, fmt.Sprintf("Retention must be a number of days between %d and %d.\n%s",
+				c.cfg.MinDays, c.cfg.MaxDays, retentionUsage))
 		}
 		err = c.store.InTx(ctx, func(tx pgx.Tx) error {
 			if err := c.store.WithTx(tx).SetRetention(ctx, in.Account, target, days, c.hash(in.Sender)); err != nil {
@@ -253,7 +275,7 @@ func (c *Compliance) Retention(ctx context.Context, in RetentionInput) (string, 
 		}
 		return fmt.Sprintf("Retention of %s data set to %d days. Older messages are deleted at the next sweep.", who, days), nil
 	}
-	return "Usage: /retention show | /retention set <days>", nil
+	return refuse(errcode.InvalidArgument, retentionUsage)
 }
 
 func (c *Compliance) isAdmin(ctx context.Context, jid string) bool {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wabot/wabot/activities"
 	"github.com/wabot/wabot/internal/audit"
+	"github.com/wabot/wabot/internal/command"
 	"github.com/wabot/wabot/internal/errcode"
 	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
@@ -58,11 +59,20 @@ func setup(t *testing.T, cfg governance.Config) *fixture {
 	}
 	gov, err := governance.New(cfg, governance.Settings{Model: "m", SystemPrompt: "p", MaxTokens: 100, MemoryTokens: 1000}, pool, log, h, rdb, prefix)
 	require.NoError(t, err)
-	acts, err := activities.New(testkit.Logger(t), activities.Config{}, store.New(pool), echoLLM{}, nil)
-	require.NoError(t, err)
 	limits, err := ratelimit.New(rdb, prefix)
 	require.NoError(t, err)
-	require.NoError(t, activities.EnableGovernance(acts, gov, limits))
+	comp, err := activities.NewCompliance(testkit.Logger(t), activities.ComplianceConfig{}, 0, activities.ComplianceDeps{
+		Store: store.New(pool), Audit: log, Hash: h.Hash,
+		IsAdmin: func(ctx context.Context, jid string) bool {
+			r, err := gov.RoleOf(ctx, jid)
+			return err == nil && r.AtLeast(governance.RoleAdmin)
+		},
+	})
+	require.NoError(t, err)
+	acts, err := activities.New(testkit.Logger(t), activities.Config{}, activities.Deps{
+		Store: store.New(pool), LLM: echoLLM{}, Governor: gov, Limiter: limits, Compliance: comp,
+	})
+	require.NoError(t, err)
 	ctx := t.Context()
 	for num, r := range map[string]governance.Role{adminNum: governance.RoleAdmin, operatorNum: governance.RoleOperator} {
 		n, err := governance.ParseNumber(num)
@@ -84,10 +94,20 @@ func (f *fixture) inbound(from, text string) message.Inbound {
 	}
 }
 
-// privilegedSamples is a valid invocation of every privileged command. The
-// matrix test fails if a privileged command has none, so adding a command
-// means adding it here.
-var privilegedSamples = map[string]string{
+// samples is a valid invocation of every command. The matrix test fails if
+// a command has none, so adding a command means adding it here.
+var samples = map[string]string{
+	"help":         "/help",
+	"gpt":          "!gpt what is Go?",
+	"reset":        "/reset",
+	"usage":        "/usage",
+	"voice":        "/voice on",
+	"read":         "/read",
+	"image":        "/image a red fox",
+	"askfile":      "/askfile what does it say?",
+	"export":       "/export",
+	"wipe":         "/wipe",
+	"retention":    "/retention show",
 	"sudo":         "/sudo",
 	"config":       "!config",
 	"config list":  "/config list",
@@ -109,6 +129,9 @@ var privilegedSamples = map[string]string{
 
 // minRoles is the specification the matrix checks the table against.
 var minRoles = map[string]governance.Role{
+	"help": governance.RoleUser, "gpt": governance.RoleUser, "reset": governance.RoleUser, "usage": governance.RoleUser,
+	"voice": governance.RoleUser, "read": governance.RoleUser, "image": governance.RoleUser, "askfile": governance.RoleUser,
+	"export": governance.RoleUser, "wipe": governance.RoleUser, "retention": governance.RoleUser,
 	"sudo": governance.RoleOperator, "config": governance.RoleOperator, "config list": governance.RoleOperator,
 	"config get": governance.RoleOperator, "config set": governance.RoleAdmin, "role list": governance.RoleAdmin,
 	"role grant": governance.RoleOwner, "role revoke": governance.RoleOwner, "allow list": governance.RoleAdmin,
@@ -117,20 +140,28 @@ var minRoles = map[string]governance.Role{
 	"audit verify": governance.RoleAdmin, "audit last": governance.RoleOwner,
 }
 
-// TestCommandMatrix: every privileged command × every role × admin session
-// open/closed → allowed, FORBIDDEN or SESSION_REQUIRED, each refusal audited.
+// routes is where each command that runs on in the workflow goes.
+var routes = map[string]command.Route{
+	"voice": activities.RouteMedia, "read": activities.RouteMedia, "image": activities.RouteMedia, "askfile": activities.RouteMedia,
+	"export": activities.RouteExport, "wipe": activities.RouteWipe,
+}
+
+// TestCommandMatrix: every command × every role × admin session open/closed
+// → allowed (answered, or handed to its route), FORBIDDEN or
+// SESSION_REQUIRED; every privileged outcome audited.
 func TestCommandMatrix(t *testing.T) {
 	t.Parallel()
 	roles := map[governance.Role]string{
 		governance.RoleUser: userNum, governance.RoleOperator: operatorNum,
 		governance.RoleAdmin: adminNum, governance.RoleOwner: ownerNum,
 	}
-	for name, text := range privilegedSamples {
+	for name, text := range samples {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := setup(t, governance.Config{})
 			ctx := t.Context()
 			minRole := minRoles[name]
+			privileged := minRole != governance.RoleUser
 			for _, role := range governance.Roles {
 				for _, session := range []bool{false, true} {
 					num := roles[role]
@@ -147,11 +178,18 @@ func TestCommandMatrix(t *testing.T) {
 					switch {
 					case !role.AtLeast(minRole):
 						want = errcode.Forbidden
-					case name != "sudo" && !session:
+					case privileged && name != "sudo" && !session:
 						want = errcode.SessionRequired
 					}
 					require.Equal(t, want, res.Code, "%s as %s, session %v: %s", name, role, session, res.Text)
 					require.Equal(t, name, res.Name)
+					if want == "" {
+						require.Equal(t, routes[name], res.Route, "%s runs on in the workflow", name)
+						require.True(t, res.Text != "" || res.AskLLM != "" || res.Route != "", "%s answered nothing", name)
+					}
+					if !privileged {
+						continue
+					}
 					last, err := f.log.Last(ctx, 1)
 					require.NoError(t, err)
 					require.Len(t, last, 1)
@@ -174,21 +212,63 @@ func TestCommandMatrix(t *testing.T) {
 	}
 }
 
-// The matrix covers every privileged command of the table, and only those,
-// and the table agrees with the specified minimum roles.
+// The matrix covers every command of the table, and the table agrees with
+// the specified minimum roles, sessions and routes.
 func TestCommandMatrixCoversTheTable(t *testing.T) {
 	t.Parallel()
 	f := setup(t, governance.Config{})
-	seen := 0
-	for _, s := range activities.Commands(f.acts) {
-		if !s.Privileged() {
-			require.NotContains(t, privilegedSamples, s.Name)
-			continue
-		}
-		seen++
-		require.Contains(t, privilegedSamples, s.Name, "privileged command %q has no sample in the matrix", s.Name)
+	specs := activities.Commands(f.acts)
+	for _, s := range specs {
+		require.Contains(t, samples, s.Name, "command %q has no sample in the matrix", s.Name)
 		require.Equal(t, minRoles[s.Name], s.MinRole, s.Name)
-		require.Equal(t, s.Name != "sudo", s.Session, "%s needs a session", s.Name)
+		require.Equal(t, s.Privileged() && s.Name != "sudo", s.Session, "%s needs a session", s.Name)
+		require.Equal(t, routes[s.Name], s.Runs, s.Name)
 	}
-	require.Equal(t, len(privilegedSamples), seen)
+	require.Len(t, specs, len(samples))
+}
+
+// /help is generated from the registry for the caller's role: each role
+// sees more than the one below, and only what it may use.
+func TestHelpDiffersPerRole(t *testing.T) {
+	t.Parallel()
+	f := setup(t, governance.Config{})
+	ctx := t.Context()
+	var prev string
+	for _, num := range []string{userNum, operatorNum, adminNum, ownerNum} {
+		res, err := f.acts.RunCommand(ctx, f.inbound(num, "/help"))
+		require.NoError(t, err)
+		require.Empty(t, res.Code)
+		require.NotEqual(t, prev, res.Text)
+		if prev != "" {
+			require.Greater(t, strings.Count(res.Text, "\n"), strings.Count(prev, "\n"), res.Text)
+		}
+		prev = res.Text
+	}
+	user, err := f.acts.RunCommand(ctx, f.inbound(userNum, "/help"))
+	require.NoError(t, err)
+	require.Contains(t, user.Text, "/export — get everything I store about you as a ZIP (direct chat)")
+	require.NotContains(t, user.Text, "/sudo")
+	require.NotContains(t, prev, "/config list|get", "the bare !config is hidden")
+	require.Contains(t, prev, "/audit last [N]")
+}
+
+// Commands that hold personal data are refused in groups with a pointer to a
+// private chat; /retention works there.
+func TestDirectOnlyCommandsInGroups(t *testing.T) {
+	t.Parallel()
+	f := setup(t, governance.Config{})
+	for _, text := range []string{"/export", "/wipe"} {
+		in := f.inbound(userNum, text)
+		in.IsGroup, in.Chat = true, "120363000000000001@g.us"
+		res, err := f.acts.RunCommand(t.Context(), in)
+		require.NoError(t, err)
+		require.Equal(t, errcode.Forbidden, res.Code, text)
+		require.Contains(t, res.Text, "For your privacy, send "+text+" to me in a private chat.")
+		require.Empty(t, res.Route, "a refused command never reaches its route")
+	}
+	in := f.inbound(userNum, "/retention show")
+	in.IsGroup, in.Chat = true, "120363000000000001@g.us"
+	res, err := f.acts.RunCommand(t.Context(), in)
+	require.NoError(t, err)
+	require.Empty(t, res.Code, res.Text)
 }

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/wabot/wabot/internal/errcode"
+	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/message"
 	"github.com/wabot/wabot/internal/store"
@@ -84,11 +85,29 @@ type MediaActivities struct {
 	llm          mediaLLM
 	tmp          *tempdir.Root
 	now          func() time.Time
-	voiceDefault func(ctx context.Context) (bool, error) // runtime setting voice_replies, if wired
+	voiceDefault settingsSource // the runtime setting voice_replies; nil: MEDIA_VOICE_REPLIES
 }
 
-// NewMedia returns MediaActivities. now may be nil (time.Now).
-func NewMedia(logger *slog.Logger, cfg MediaConfig, bot Config, st *store.Store, lc mediaLLM, tmp *tempdir.Root, now func() time.Time) (*MediaActivities, error) {
+// settingsSource is where the runtime settings come from (the governor).
+type settingsSource interface {
+	Settings(ctx context.Context) (governance.Settings, error)
+}
+
+// MediaDeps are what the media activities reach. Store, LLM and TempDir are
+// required. Settings, when set, makes the bot-wide default of voice replies
+// the runtime setting voice_replies (changed with /config set) instead of
+// MEDIA_VOICE_REPLIES alone.
+type MediaDeps struct {
+	Store    *store.Store
+	LLM      mediaLLM
+	TempDir  *tempdir.Root
+	Settings settingsSource
+	Now      func() time.Time // nil: time.Now
+}
+
+// NewMedia returns MediaActivities with every dependency they use.
+func NewMedia(logger *slog.Logger, cfg MediaConfig, bot Config, d MediaDeps) (*MediaActivities, error) {
+	st, lc, tmp, now := d.Store, d.LLM, d.TempDir, d.Now
 	if logger == nil || st == nil || lc == nil || tmp == nil {
 		return nil, errors.New("media activities: logger, store, llm and temp dir are required")
 	}
@@ -98,7 +117,7 @@ func NewMedia(logger *slog.Logger, cfg MediaConfig, bot Config, st *store.Store,
 	if now == nil {
 		now = time.Now
 	}
-	return &MediaActivities{logger: logger, cfg: cfg, bot: bot, store: st, llm: lc, tmp: tmp, now: now}, nil
+	return &MediaActivities{logger: logger, cfg: cfg, bot: bot, store: st, llm: lc, tmp: tmp, now: now, voiceDefault: d.Settings}, nil
 }
 
 // MediaSettings is what a media message's workflow needs to know about its chat.
@@ -111,14 +130,6 @@ type MediaSettings struct {
 
 const voiceSettingKey = "voice_replies"
 
-// SetMediaVoiceDefault makes the bot-wide default of voice replies come from
-// f (the runtime setting voice_replies, changed with /config set) instead of
-// MEDIA_VOICE_REPLIES alone. A function, not a method: every exported method
-// of an activity struct is registered as an activity.
-func SetMediaVoiceDefault(m *MediaActivities, f func(ctx context.Context) (bool, error)) {
-	m.voiceDefault = f
-}
-
 // Settings returns the chat's media settings.
 func (m *MediaActivities) Settings(ctx context.Context, in message.Inbound) (MediaSettings, error) {
 	s := MediaSettings{
@@ -126,11 +137,11 @@ func (m *MediaActivities) Settings(ctx context.Context, in message.Inbound) (Med
 		EchoTranscript: m.cfg.EchoTranscript, ExpiresAt: m.now().Add(m.bot.Retention),
 	}
 	if m.voiceDefault != nil {
-		on, err := m.voiceDefault(ctx)
+		set, err := m.voiceDefault.Settings(ctx)
 		if err != nil {
 			return MediaSettings{}, err
 		}
-		s.VoiceReplies = on
+		s.VoiceReplies = set.VoiceReplies
 	}
 	v, err := m.store.ChatSetting(ctx, in.Account, in.Chat, voiceSettingKey)
 	if err != nil {

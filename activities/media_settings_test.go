@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/logging"
 	"github.com/wabot/wabot/internal/openaifake"
@@ -26,6 +27,13 @@ func llmClient(t *testing.T) *llm.Client {
 	return c
 }
 
+// voiceSetting is runtime settings with voice_replies set.
+type voiceSetting bool
+
+func (v voiceSetting) Settings(context.Context) (governance.Settings, error) {
+	return governance.Settings{VoiceReplies: bool(v)}, nil
+}
+
 // The bot-wide voice-reply default follows the runtime setting (/config set
 // voice_replies on), and a chat's own /voice choice overrides it.
 func TestVoiceRepliesDefaultFollowsTheSetting(t *testing.T) {
@@ -34,17 +42,19 @@ func TestVoiceRepliesDefaultFollowsTheSetting(t *testing.T) {
 	tmp, err := tempdir.New(logging.Discard(), t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tmp.Close() })
-	m, err := activities.NewMedia(logging.Discard(), activities.MediaConfig{VoiceReplies: false}, activities.Config{}, st, llmClient(t), tmp, nil)
+	plain, err := activities.NewMedia(logging.Discard(), activities.MediaConfig{VoiceReplies: false}, activities.Config{},
+		activities.MediaDeps{Store: st, LLM: llmClient(t), TempDir: tmp})
 	require.NoError(t, err)
 	in := inbound("V1", "")
 	require.NoError(t, st.EnsureChat(t.Context(), in.Account, in.Chat, "dm"))
 
-	s, err := m.Settings(t.Context(), in)
+	s, err := plain.Settings(t.Context(), in)
 	require.NoError(t, err)
 	require.False(t, s.VoiceReplies, "MEDIA_VOICE_REPLIES=false without a runtime setting")
 
-	setting := true
-	activities.SetMediaVoiceDefault(m, func(context.Context) (bool, error) { return setting, nil })
+	m, err := activities.NewMedia(logging.Discard(), activities.MediaConfig{VoiceReplies: false}, activities.Config{},
+		activities.MediaDeps{Store: st, LLM: llmClient(t), TempDir: tmp, Settings: voiceSetting(true)})
+	require.NoError(t, err)
 	s, err = m.Settings(t.Context(), in)
 	require.NoError(t, err)
 	require.True(t, s.VoiceReplies, "the runtime setting turned the default on")

@@ -44,7 +44,7 @@ func setupTurn(t *testing.T, cfg activities.Config) (*activities.Activities, *st
 	t.Helper()
 	st := store.New(testkit.Postgres(t))
 	c := &completer{}
-	a, err := activities.New(logging.Discard(), cfg, st, c, func() time.Time { return now })
+	a, err := activities.New(logging.Discard(), cfg, activities.Deps{Store: st, LLM: c, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	return a, st, c
 }

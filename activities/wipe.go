@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"github.com/wabot/wabot/internal/store"
 )
@@ -186,6 +187,35 @@ func (c *Compliance) WipeTemporal(ctx context.Context, in WipeInput) (int, error
 	}
 	c.logger.InfoContext(ctx, "workflow histories deleted", slog.String("run_id", in.RunID), slog.Int("count", deleted))
 	return deleted, nil
+}
+
+// DeleteRunStart starts the workflow (by its registered name) that deletes
+// a finished wipe's own run; its input is the run ID and a grace period.
+type DeleteRunStart struct {
+	Workflow string
+	RunID    string
+	After    time.Duration
+}
+
+// StartDeleteRun starts a DeleteRunWorkflow on this activity's task queue,
+// with no parent: a child's start event and visibility record would name
+// the wipe, whose workflow ID holds the person's hash. Starting it again
+// (a retry) finds it started and succeeds.
+func (c *Compliance) StartDeleteRun(ctx context.Context, in DeleteRunStart) error {
+	if c.temporal == nil {
+		return errors.New("delete run: no temporal client")
+	}
+	_, err := c.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "delete-run-" + in.RunID, TaskQueue: activity.GetInfo(ctx).TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, in.Workflow, struct {
+		RunID string
+		After time.Duration
+	}{in.RunID, in.After})
+	if err != nil {
+		return fmt.Errorf("starting the deletion of run %s: %w", in.RunID, err)
+	}
+	return nil
 }
 
 // DeleteClosedRun deletes one workflow execution, found by its run ID alone,

@@ -15,43 +15,73 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/errcode"
+	"github.com/wabot/wabot/internal/message"
 	"github.com/wabot/wabot/workflows"
 )
 
+// command is a command message as the gateway normalizes it.
+func command(id, text string) message.Inbound {
+	in := inbound(id, text)
+	in.Kind = message.KindCommand
+	return in
+}
+
+// A command the registry answers in its activity (/retention) is sent as
+// RunCommand answered it, without the LLM.
 func TestRetentionCommandRepliesWithoutTheLLM(t *testing.T) {
 	t.Parallel()
 	env, log := setup(t)
-	var c *activities.Compliance
-	env.RegisterActivity(c)
-	env.OnActivity(c.Retention, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RetentionInput) (string, error) {
-		return "retention " + strings.Join(in.Args, " "), nil
-	})
-	env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "/retention set 7"))
+	var a *activities.Activities
+	env.OnActivity(a.RunCommand, mock.Anything, mock.Anything).Return(activities.CommandResult{Name: "retention", Text: "Retention of your data set to 7 days."}, nil)
+	env.ExecuteWorkflow(workflows.MessageWorkflow, command("M1", "/retention set 7"))
 	require.NoError(t, env.GetWorkflowError())
-	require.Equal(t, []string{"retention set 7"}, log.texts())
+	require.Equal(t, []string{"Retention of your data set to 7 days."}, log.texts())
 }
 
+// /wipe: the registry names the route "wipe"; the route starts the
+// WipeWorkflow, which asks for a YES.
 func TestWipeCommandAsksForConfirmation(t *testing.T) {
 	t.Parallel()
 	env, log := setup(t)
 	env.RegisterWorkflow(workflows.WipeWorkflow)
 	var c *activities.Compliance
 	env.RegisterActivity(c)
-	env.OnWorkflow(workflows.WipeWorkflow, mock.Anything, mock.Anything).Return(workflows.WipeStatus{}, nil).Maybe()
-	env.ExecuteWorkflow(workflows.MessageWorkflow, inbound("M1", "/wipe"))
+	var a *activities.Activities
+	env.OnActivity(a.RunCommand, mock.Anything, mock.Anything).Return(activities.CommandResult{Name: "wipe", Route: activities.RouteWipe}, nil)
+	started := false
+	env.OnWorkflow(workflows.WipeWorkflow, mock.Anything, mock.Anything).Return(func(workflow.Context, workflows.WipeRequest) (workflows.WipeStatus, error) {
+		started = true
+		return workflows.WipeStatus{}, nil
+	})
+	env.ExecuteWorkflow(workflows.MessageWorkflow, command("M1", "/wipe"))
 	require.NoError(t, env.GetWorkflowError())
 	require.Len(t, log.texts(), 1)
 	require.Contains(t, log.texts()[0], "Reply YES within 2 minutes")
+	require.True(t, started)
+	var res workflows.MessageResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, "wipe", res.Command)
 }
 
-func TestCommandsInGroupsPointToAPrivateChat(t *testing.T) {
+// A refused command (here /export in a group: the registry's Direct) is
+// answered with the refusal; its route never runs.
+func TestRefusedCommandNeverRunsItsRoute(t *testing.T) {
 	t.Parallel()
 	env, log := setup(t)
-	in := inbound("M1", "/export")
+	env.RegisterWorkflow(workflows.ExportWorkflow)
+	var a *activities.Activities
+	refusal := activities.CommandResult{Name: "export", Route: activities.RouteExport, Code: errcode.Forbidden,
+		Text: errcode.UserMessage(errcode.Forbidden) + "\nFor your privacy, send /export to me in a private chat."}
+	env.OnActivity(a.RunCommand, mock.Anything, mock.Anything).Return(refusal, nil)
+	in := command("M1", "/export")
 	in.IsGroup, in.Chat = true, "120363000000000001@g.us"
 	env.ExecuteWorkflow(workflows.MessageWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
-	require.Equal(t, []string{"For your privacy, send /export to me in a private chat."}, log.texts())
+	require.Equal(t, []string{refusal.Text}, log.texts())
+	var res workflows.MessageResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, errcode.Forbidden, res.Code)
 }
 
 // A confirmed wipe deletes rows, keys and histories, tells the person, and
@@ -78,11 +108,10 @@ func TestWipeForgetsTheContactLastOnEachGateway(t *testing.T) {
 		return map[string]int64{"messages": 3}, nil
 	})
 	env.OnActivity(c.WipeRedis, mock.Anything, mock.Anything).Return(int64(2), nil)
-	env.RegisterWorkflow(workflows.DeleteRunWorkflow)
-	var reap workflows.DeleteRunRequest
-	env.OnWorkflow(workflows.DeleteRunWorkflow, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in workflows.DeleteRunRequest) (bool, error) {
+	var reap activities.DeleteRunStart
+	env.OnActivity(c.StartDeleteRun, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeleteRunStart) error {
 		reap = in
-		return true, nil
+		return nil
 	})
 	env.OnActivity(c.WipeTemporal, mock.Anything, mock.Anything).Return(4, nil)
 	var audited activities.AuditInput
@@ -108,6 +137,8 @@ func TestWipeForgetsTheContactLastOnEachGateway(t *testing.T) {
 	require.NotContains(t, fmt.Sprint(audited.Entry.Details), "15550100")
 	require.NotEmpty(t, reap.RunID, "the wipe's own run is deleted afterwards")
 	require.Equal(t, time.Minute, reap.After)
+	require.Equal(t, "DeleteRunWorkflow", reap.Workflow, "the registered name of workflows.DeleteRunWorkflow")
+	require.Equal(t, "wipe-"+reap.RunID, audited.RunID, "the run's key holds no workflow ID (it names the person's hash)")
 }
 
 // DeleteRunWorkflow waits its grace period, then deletes the run, retrying

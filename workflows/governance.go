@@ -12,8 +12,7 @@ import (
 )
 
 // The governance part of MessageWorkflow, after Admit: refusals with their
-// one notice, backpressure under the global limit, and commands. It is kept
-// here so message.go changes by a few lines only.
+// one notice, backpressure under the global limit, and running commands.
 
 // Reply numbers (message.ReplyID's n) used besides the answer (0).
 const busyReplyN = 1
@@ -24,15 +23,15 @@ const (
 	maxBusyWait = 5 * time.Minute
 )
 
-// govern handles what Admit decided. done reports that the workflow is
-// finished with res and err; otherwise the message goes on to the LLM turn
-// (in may have been rewritten: "!gpt <text>" continues as <text>).
-func govern(ctx workflow.Context, in *message.Inbound, adm activities.Admission) (res MessageResult, done bool, err error) {
+// admitted handles what Admit decided. done reports that the workflow is
+// finished with res and err (refused, with its one notice); otherwise the
+// message goes on, after waiting out the global limit if it had to.
+func admitted(ctx workflow.Context, in message.Inbound, adm activities.Admission) (res MessageResult, done bool, err error) {
 	var a *activities.Activities
 	if !adm.Answer {
 		res = MessageResult{Skipped: adm.Reason, Code: adm.Code}
 		if adm.Notice != "" {
-			reply, err := sendText(ctx, *in, 0, adm.Notice)
+			reply, err := sendText(ctx, in, 0, adm.Notice)
 			if err != nil {
 				return MessageResult{}, true, err
 			}
@@ -49,7 +48,7 @@ func govern(ctx workflow.Context, in *message.Inbound, adm activities.Admission)
 	// timer and asks again; it is never dropped. The chat hears once.
 	for told := false; adm.Wait > 0; {
 		if adm.BusyNotice != "" && !told {
-			if _, err := sendText(ctx, *in, busyReplyN, adm.BusyNotice); err != nil {
+			if _, err := sendText(ctx, in, busyReplyN, adm.BusyNotice); err != nil {
 				return MessageResult{}, true, err
 			}
 			told = true
@@ -59,33 +58,28 @@ func govern(ctx workflow.Context, in *message.Inbound, adm activities.Admission)
 		}
 		storeCtx := workflow.WithActivityOptions(ctx, storeOptions)
 		var next activities.Admission // fresh: decoding into adm would keep its omitted fields
-		if err := workflow.ExecuteActivity(storeCtx, a.Throttle, *in).Get(ctx, &next); err != nil {
+		if err := workflow.ExecuteActivity(storeCtx, a.Throttle, in).Get(ctx, &next); err != nil {
 			return MessageResult{}, true, err
 		}
 		adm = next
 	}
-
-	// Media commands (/voice, /read, /image, /askfile) and compliance commands
-	// (/export, /wipe, /retention) run in their own workflow paths; they are
-	// listed in the command table only for /help.
-	if in.Kind != message.KindCommand || mediaRoute(*in) == routeCommand || isComplianceCommand(in.Text) ||
-		workflow.GetVersion(ctx, "commands", workflow.DefaultVersion, 1) < 1 {
-		return MessageResult{}, false, nil
-	}
-	return runCommand(ctx, in)
+	return MessageResult{}, false, nil
 }
 
-// runCommand runs a command message and answers it, unless it asks the LLM.
-func runCommand(ctx workflow.Context, in *message.Inbound) (MessageResult, bool, error) {
+// runCommand runs a command message through the registry (the RunCommand
+// activity) and answers it, or hands it to the workflow-side route the
+// registry names (routes.go), which answers it. When the command asks the
+// LLM instead (!gpt), ask is the text to answer and nothing was sent.
+func runCommand(ctx workflow.Context, in message.Inbound) (res MessageResult, ask string, err error) {
 	var a *activities.Activities
 	logger := workflow.GetLogger(ctx)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SACommand.ValueSet(commandAttr(in.Text))); err != nil {
-		return MessageResult{}, true, err
+		return MessageResult{}, "", err
 	}
 	var cr activities.CommandResult
 	code := errcode.Code("")
 	storeCtx := workflow.WithActivityOptions(ctx, storeOptions)
-	if err := workflow.ExecuteActivity(storeCtx, a.RunCommand, *in).Get(ctx, &cr); err != nil {
+	if err := workflow.ExecuteActivity(storeCtx, a.RunCommand, in).Get(ctx, &cr); err != nil {
 		if code = codeOf(err); code == errcode.LLMUnavailable { // a timeout: no LLM involved here
 			code = errcode.Internal
 		}
@@ -95,18 +89,25 @@ func runCommand(ctx workflow.Context, in *message.Inbound) (MessageResult, bool,
 		code = cr.Code
 	}
 	if cr.AskLLM != "" {
-		in.Text = cr.AskLLM
-		return MessageResult{}, false, nil
+		return MessageResult{}, cr.AskLLM, nil
 	}
-	reply, err := sendText(ctx, *in, 0, cr.Text)
+	if code == "" && cr.Route != "" {
+		if route, ok := commandRoutes[cr.Route]; ok {
+			res, err := route(ctx, in, cr)
+			res.Command = cr.Name
+			return res, "", err
+		}
+		// A worker older than the registry that named the route: a deploy
+		// in progress. The user hears INTERNAL; the operator the route.
+		code = errcode.Internal
+		cr.Text = errcode.UserMessage(code)
+		logger.Error("command route unknown to this worker", "route", string(cr.Route), "command", cr.Name)
+	}
+	reply, err := sendText(ctx, in, 0, cr.Text)
 	if err != nil {
-		return MessageResult{}, true, err
+		return MessageResult{}, "", err
 	}
-	outcome := "ok"
-	if code != "" {
-		outcome = string(code)
-	}
-	return MessageResult{ReplyID: reply.ID, Code: code, Command: cr.Name}, true, setOutcome(ctx, outcome)
+	return MessageResult{ReplyID: reply.ID, Code: code, Command: cr.Name}, "", setOutcome(ctx, outcomeOf(code))
 }
 
 // commandAttr is the WabotCommand search attribute of a command text: its

@@ -125,14 +125,16 @@ type mediaRun struct {
 }
 
 // mediaStep answers a media message or a media command. MessageWorkflow
-// calls it after admission when mediaRoute says so.
-func mediaStep(ctx workflow.Context, in message.Inbound, route string) (MessageResult, error) {
+// calls it after admission when mediaRoute says so, and the command route
+// "media" for media commands. tagCommand sets the WabotCommand attribute of
+// a media command (runs before the command registry; since, runCommand has).
+func mediaStep(ctx workflow.Context, in message.Inbound, route string, tagCommand bool) (MessageResult, error) {
 	var m *activities.MediaActivities
 	r := &mediaRun{ctx: ctx, in: in}
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, storeOptions), m.Settings, in).Get(ctx, &r.set); err != nil {
 		return MessageResult{}, err
 	}
-	if route == routeCommand {
+	if route == routeCommand && tagCommand {
 		name, _ := splitCommand(in.Text)
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SACommand.ValueSet(name))
 	}

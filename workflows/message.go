@@ -16,33 +16,55 @@ type MessageResult struct {
 	ReplyID string       `json:",omitempty"` // the reply sent, if any
 	Code    errcode.Code `json:",omitempty"` // why the reply is an error message, if it is
 	Skipped string       `json:",omitempty"` // why nothing was sent, if nothing was
-	Command string       `json:",omitempty"` // the command run, if the message was one (governance)
+	Command string       `json:",omitempty"` // the command run, if the message was one
 }
 
-// MessageWorkflow is the life of one inbound message: admit → LLM turn →
-// send → record. Errors the user should hear about become a friendly reply
-// with a stable code; the workflow fails only if the reply cannot be sent.
+// commandRegistryChange is the workflow.GetVersion change ID of dispatching
+// every command through the command registry (RunCommand, then the route
+// table of routes.go). Runs from before it (DefaultVersion) finish on the
+// paths they started on (message_v0.go).
+const commandRegistryChange = "command-registry"
+
+// MessageWorkflow is the life of one inbound message: admit → command,
+// media step or LLM turn → send → record. Errors the user should hear about
+// become a friendly reply with a stable code; the workflow fails only if the
+// reply cannot be sent.
 func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
 	var a *activities.Activities
-	logger := workflow.GetLogger(ctx)
-
 	var adm activities.Admission
 	if err := executeStore(ctx, a.Admit, in).Get(ctx, &adm); err != nil {
 		return MessageResult{}, err
 	}
-	// Governance (workflows/governance.go): refusals, backpressure, commands.
-	if res, done, err := govern(ctx, &in, adm); done {
+	// Refusals and backpressure (workflows/governance.go).
+	if res, done, err := admitted(ctx, in, adm); done {
 		return res, err
 	}
-	if route := mediaRoute(in); route != "" { // voice, images, documents, media commands
-		return mediaStep(ctx, in, route)
+	if workflow.GetVersion(ctx, commandRegistryChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return messageV0(ctx, in)
 	}
-	// --- compliance commands (/export, /wipe, /retention, YES): fold into the command registry.
-	if handled, res, err := complianceCommand(ctx, in); handled {
-		return res, err
+	switch route := mediaRoute(in); {
+	case in.Kind == message.KindCommand:
+		// Every command: the registry decides, inside RunCommand, and names
+		// the route when the command runs on in the workflow.
+		res, ask, err := runCommand(ctx, in)
+		if ask == "" {
+			return res, err
+		}
+		in.Text = ask // !gpt <text>: answered as <text>
+	case route != "": // voice, images, documents, a reply to a document
+		return mediaStep(ctx, in, route, false)
+	default:
+		if res, ok, err := confirmPending(ctx, in); ok {
+			return res, err
+		}
 	}
-	// --- end compliance commands.
+	return answer(ctx, in)
+}
 
+// answer is the LLM turn of a message: typing… → LLMTurn → Send → RecordTurn.
+func answer(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
+	var a *activities.Activities
+	logger := workflow.GetLogger(ctx)
 	gwCtx := workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account))
 	// Typing indicator: fire and forget; its failure never delays the reply.
 	workflow.ExecuteActivity(workflow.WithActivityOptions(gwCtx, presenceOptions), ActivityPresence, in.Account, in.Chat, true)
@@ -71,11 +93,15 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	if err := executeStore(ctx, a.RecordTurn, rec).Get(ctx, nil); err != nil {
 		return MessageResult{ReplyID: reply.ID, Code: code}, err
 	}
-	outcome := "ok"
-	if code != "" {
-		outcome = string(code)
+	return MessageResult{ReplyID: reply.ID, Code: code}, setOutcome(ctx, outcomeOf(code))
+}
+
+// outcomeOf is the WabotOutcome of a run that answered with code ("" = ok).
+func outcomeOf(code errcode.Code) string {
+	if code == "" {
+		return "ok"
 	}
-	return MessageResult{ReplyID: reply.ID, Code: code}, setOutcome(ctx, outcome)
+	return string(code)
 }
 
 // codeOf finds the stable code of an activity failure: the ApplicationError

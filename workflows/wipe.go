@@ -100,7 +100,13 @@ func WipeWorkflow(ctx workflow.Context, in WipeRequest) (WipeStatus, error) {
 		return st, err
 	}
 	actx := workflow.WithActivityOptions(ctx, complianceOptions)
-	win := activities.WipeInput{RunID: "wipe-" + self + "-" + info.WorkflowExecution.RunID, Subject: in.Subject, Except: self}
+	// The run's key in compliance_counts and compliance_audited (kept after
+	// the wipe) is its run ID alone: the workflow ID holds the person's hash.
+	runKey := "wipe-" + self + "-" + info.WorkflowExecution.RunID
+	if workflow.GetVersion(ctx, "wipe-run-key-without-hash", workflow.DefaultVersion, 1) == 1 {
+		runKey = "wipe-" + info.WorkflowExecution.RunID
+	}
+	win := activities.WipeInput{RunID: runKey, Subject: in.Subject, Except: self}
 
 	st.Stage = "deleting_rows"
 	if err := workflow.ExecuteActivity(actx, c.WipeRows, win).Get(ctx, nil); err != nil {
@@ -151,7 +157,16 @@ func WipeWorkflow(ctx workflow.Context, in WipeRequest) (WipeStatus, error) {
 	st.Stage = "done"
 	// The wipe's own history names the person (its input, the notices):
 	// a run of its own deletes it once it has closed. Its input is a run ID.
-	if workflow.GetVersion(ctx, "wipe-deletes-own-run", workflow.DefaultVersion, 1) == 1 {
+	switch workflow.GetVersion(ctx, "wipe-deletes-own-run", workflow.DefaultVersion, 2) {
+	case 2:
+		// Started by an activity, not as a child: a child's start event and
+		// visibility record name its parent, whose ID holds the person's hash.
+		if err := workflow.ExecuteActivity(actx, c.StartDeleteRun, activities.DeleteRunStart{
+			Workflow: "DeleteRunWorkflow", RunID: info.WorkflowExecution.RunID, After: deleteOwnRunAfter,
+		}).Get(ctx, nil); err != nil {
+			return st, err
+		}
+	case 1:
 		opts := workflow.ChildWorkflowOptions{
 			WorkflowID:        "delete-run-" + info.WorkflowExecution.RunID,
 			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,

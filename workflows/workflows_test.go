@@ -260,6 +260,9 @@ func TestMessageWorkflowCommands(t *testing.T) {
 		{"reply", "/help", activities.CommandResult{Name: "help", Text: "the help"}, []string{"the help"}, ""},
 		{"refused", "/role list", activities.CommandResult{Name: "role list", Code: errcode.Forbidden, Text: "no"}, []string{"no"}, errcode.Forbidden},
 		{"ask the llm", "!gpt hi there", activities.CommandResult{Name: "gpt", AskLLM: "hi there"}, []string{"re: hi there"}, ""},
+		// A route this worker does not know (a registry newer than the
+		// workflow code, mid-deploy) is answered INTERNAL, never dropped.
+		{"unknown route", "/later", activities.CommandResult{Name: "later", Route: "later"}, []string{errcode.UserMessage(errcode.Internal)}, errcode.Internal},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,4 +297,14 @@ func TestMessageWorkflowCommandInternalErrorNeverReachesTheUser(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Equal(t, errcode.Internal, res.Code)
 	require.Equal(t, []string{errcode.UserMessage(errcode.Internal)}, log.texts())
+}
+
+// Every workflow-side route the command registry names is in this worker's
+// route table.
+func TestEveryRouteOfTheRegistryExists(t *testing.T) {
+	t.Parallel()
+	require.NotEmpty(t, activities.CommandRoutes())
+	for _, r := range activities.CommandRoutes() {
+		require.Contains(t, workflows.Routes(), r)
+	}
 }

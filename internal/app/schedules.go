@@ -80,12 +80,9 @@ func ensureSchedule(ctx context.Context, d *Deps, id, command string, every time
 	return nil
 }
 
-// NewCompliance builds the compliance activities over d's connections.
-func NewCompliance(d *Deps) (*activities.Compliance, error) {
-	gov, err := NewGovernor(d)
-	if err != nil {
-		return nil, err
-	}
+// NewCompliance builds the compliance activities over d's connections; gov
+// (the process's governor) says who is an admin.
+func NewCompliance(d *Deps, gov *governance.Governor) (*activities.Compliance, error) {
 	return activities.NewCompliance(d.Logger, d.Config.Compliance, d.Config.Bot.Retention, activities.ComplianceDeps{
 		Store: d.Store, Audit: audit.New(d.Pool, nil), Redis: d.Redis, RedisPrefix: d.Config.Redis.KeyPrefix,
 		Temporal: d.Temporal, Namespace: d.Config.Temporal.Namespace, Hash: d.Hasher.Hash,

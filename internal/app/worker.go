@@ -24,10 +24,6 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building llm client: %w", err)
 	}
-	acts, err := activities.New(d.Logger, d.Config.Bot, d.Store, lc, nil)
-	if err != nil {
-		return nil, err
-	}
 	gov, err := NewGovernor(d)
 	if err != nil {
 		return nil, err
@@ -36,14 +32,23 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := activities.EnableGovernance(acts, gov, limits); err != nil {
+	comp, err := NewCompliance(d, gov)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := activities.New(d.Logger, d.Config.Bot, activities.Deps{
+		Store: d.Store, LLM: lc, Governor: gov, Limiter: limits, Compliance: comp,
+	})
+	if err != nil {
 		return nil, err
 	}
 	tmp, err := tempdir.New(d.Logger, d.Config.Media.TempDir)
 	if err != nil {
 		return nil, err
 	}
-	media, err := activities.NewMedia(d.Logger, d.Config.Media, d.Config.Bot, d.Store, lc, tmp, nil)
+	media, err := activities.NewMedia(d.Logger, d.Config.Media, d.Config.Bot, activities.MediaDeps{
+		Store: d.Store, LLM: lc, TempDir: tmp, Settings: gov,
+	})
 	if err != nil {
 		_ = tmp.Close()
 		return nil, err
@@ -53,16 +58,7 @@ func NewAIWorker(d *Deps) (worker.Worker, error) {
 	w.RegisterWorkflow(workflows.ChatWorkflow)
 	w.RegisterWorkflow(workflows.MessageWorkflow)
 	w.RegisterActivity(acts)
-	activities.SetMediaVoiceDefault(media, func(ctx context.Context) (bool, error) {
-		s, err := gov.Settings(ctx)
-		return s.VoiceReplies, err
-	})
 	w.RegisterActivity(media)
-	comp, err := NewCompliance(d)
-	if err != nil {
-		_ = tmp.Close()
-		return nil, err
-	}
 	RegisterCompliance(w, comp)
 	return aiWorker{Worker: w, tmp: tmp}, nil
 }

@@ -154,7 +154,7 @@ func TestPromptTokens(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	lc, err := llm.New(logger, cfg.OpenAI)
 	require.NoError(t, err)
-	acts, err := activities.New(logger, cfg.Bot, store.New(pool), lc, nil)
+	acts, err := activities.New(logger, cfg.Bot, activities.Deps{Store: store.New(pool), LLM: lc})
 	require.NoError(t, err)
 
 	const chat = "4915199999999@s.whatsapp.net"

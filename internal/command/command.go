@@ -1,8 +1,11 @@
 // Package command parses chat commands ("/help", "!gpt hello") and holds the
 // registry that says, for each command, who may use it, whether it needs an
-// open admin session, its usage line and its handler. Adding a command is one
-// Spec in a table; parsing and authorization here are pure and deterministic,
-// so workflows may parse too (for the search attribute) and tests may fuzz.
+// open admin session, its usage line, and how it runs: a Handler inside the
+// message's RunCommand activity, or a named workflow-side Route (its own
+// child workflow or workflow steps, e.g. /export). Adding a command is one
+// Spec in a table; parsing, authorization and /help here are pure and
+// deterministic, so workflows may parse too (for the search attribute) and
+// tests may fuzz.
 package command
 
 import (
@@ -104,7 +107,17 @@ func (c *Call) Rest(n int) string { return c.RestAfter(len(c.Parsed.Args) - len(
 type Result struct {
 	Text   string // the reply
 	AskLLM string // when set, the message goes to the LLM with this text instead (!gpt)
+	// Data is handed to the command's workflow-side route (Spec.Runs), when
+	// it has one: what the handler prepared for it (small; it goes into the
+	// workflow's history).
+	Data string
 }
+
+// Route names a workflow-side path that runs a command: MessageWorkflow
+// looks it up in its route table (workflows/routes.go) and hands it the
+// message and the RunCommand result. The empty Route means the command's
+// Handler alone answers it, inside the RunCommand activity.
+type Route string
 
 // Handler runs a command. Errors that are *errcode.Error reach the user as
 // their code's message (and Detail); any other error is internal.
@@ -121,6 +134,15 @@ type Spec struct {
 	MaxArgs int             // -1: any number
 	Usage   string          // "/role grant <number> <admin|operator>"
 	Summary string          // one line for /help
+	// Direct: only in a direct chat (privileged commands always are). In a
+	// group the command is refused with a pointer to a private chat.
+	Direct bool
+	Hidden bool // works, but /help does not list it (the bare !config of the old bot)
+	// Runs names the workflow-side route that runs the command ("" = only
+	// Handler, in the RunCommand activity). With a route, Handler is
+	// optional: when set it runs first, in the activity, and its Result
+	// (Text, Data) goes to the route, which sends the reply.
+	Runs    Route
 	Handler Handler
 }
 
@@ -140,13 +162,14 @@ type Registry struct {
 	names map[string]*Spec
 }
 
-// NewRegistry checks a table of commands: names unique, usage and handler set.
+// NewRegistry checks a table of commands: names unique, usage set, and a
+// handler or a route (or both).
 func NewRegistry(specs ...Spec) (*Registry, error) {
 	r := &Registry{names: map[string]*Spec{}}
 	for i := range specs {
 		s := &specs[i]
-		if s.Name == "" || s.Usage == "" || s.Handler == nil {
-			return nil, fmt.Errorf("command %d (%q): name, usage and handler are required", i, s.Name)
+		if s.Name == "" || s.Usage == "" || (s.Handler == nil && s.Runs == "") {
+			return nil, fmt.Errorf("command %d (%q): name, usage and a handler or route are required", i, s.Name)
 		}
 		for _, n := range append([]string{s.Name}, s.Aliases...) {
 			if _, dup := r.names[n]; dup {
@@ -187,6 +210,27 @@ func (r *Registry) Allowed(role governance.Role) []*Spec {
 
 // Specs lists every command, in table order.
 func (r *Registry) Specs() []*Spec { return slices.Clone(r.specs) }
+
+// Help is the /help text for role: the commands it may use, in table order,
+// with the ones needing an admin session or a direct chat marked.
+func (r *Registry) Help(role governance.Role) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Commands for you (%s); / or ! both work:\n", role)
+	for _, s := range r.Allowed(role) {
+		if s.Hidden {
+			continue
+		}
+		fmt.Fprintf(&b, "%s — %s", s.Usage, s.Summary)
+		switch {
+		case s.Session:
+			b.WriteString(" (admin session)")
+		case s.Direct:
+			b.WriteString(" (direct chat)")
+		}
+		b.WriteByte('\n')
+	}
+	return strings.TrimSpace(b.String())
+}
 
 // Authorize decides whether role, with or without an open admin session,
 // may run s: "" when allowed, else FORBIDDEN or SESSION_REQUIRED. The role

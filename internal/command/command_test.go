@@ -106,6 +106,31 @@ func TestRegistryLookupAndAuthorize(t *testing.T) {
 	require.Len(t, reg.Allowed(governance.RoleOwner), 4)
 }
 
+// A spec runs through a handler, a workflow-side route, or both; one with
+// neither is refused. /help lists per role, marks sessions and direct-only
+// commands, and leaves hidden ones out.
+func TestRegistryRoutesAndHelp(t *testing.T) {
+	t.Parallel()
+	_, err := command.NewRegistry(command.Spec{Name: "x", Usage: "/x"})
+	require.Error(t, err, "neither handler nor route")
+	reg, err := command.NewRegistry(
+		command.Spec{Name: "help", MinRole: governance.RoleUser, Usage: "/help", Summary: "what you can do", Handler: nop},
+		command.Spec{Name: "export", MinRole: governance.RoleUser, Direct: true, Runs: "export", Usage: "/export", Summary: "your data"},
+		command.Spec{Name: "config", MinRole: governance.RoleOperator, Session: true, Hidden: true, Usage: "/config", Handler: nop},
+		command.Spec{Name: "config list", MinRole: governance.RoleOperator, Session: true, Usage: "/config list", Summary: "settings", Handler: nop},
+	)
+	require.NoError(t, err)
+	export, _, _ := reg.Lookup(must(command.Parse("/export")))
+	require.Equal(t, command.Route("export"), export.Runs)
+	require.Nil(t, export.Handler)
+
+	user, op := reg.Help(governance.RoleUser), reg.Help(governance.RoleOperator)
+	require.Equal(t, "Commands for you (user); / or ! both work:\n/help — what you can do\n/export — your data (direct chat)", user)
+	require.Contains(t, op, "/config list — settings (admin session)")
+	require.NotContains(t, op, "/config —", "hidden")
+	require.NotEqual(t, user, op)
+}
+
 func must(p command.Parsed, ok bool) command.Parsed {
 	if !ok {
 		panic("not a command")

@@ -48,6 +48,9 @@ func TestRecordHistories(t *testing.T) {
 	h.say(user, "E2EHIST000005", "/export")
 	exportID := "export-" + h.account + "-" + h.deps.Hasher.Hash(jid(user)) + "-E2EHIST000005"
 	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, h.waitClosed(exportID, waitReply))
+	// A media command: the registry hands it to the workflow's media route.
+	h.say(mediaUser, "E2EHIST000004", "/voice on")
+	voiceCmdID := h.messageWorkflowID(mediaUser, "E2EHIST000004")
 	const wiper = "4915100000011"
 	h.say(wiper, "E2EHIST000006", "/wipe")
 	h.say(wiper, "E2EHIST000007", "YES")
@@ -62,6 +65,8 @@ func TestRecordHistories(t *testing.T) {
 		"message_workflow.json": msgID, "chat_workflow.json": chatID, "command_workflow.json": cmdID, "media_workflow.json": mediaID,
 		"message_export_command.json": h.messageWorkflowID(user, "E2EHIST000005"), "export_workflow.json": exportID,
 		"wipe_workflow.json": wipeID, "retention_sweep_workflow.json": sweep.GetID(),
+		"message_media_command.json": voiceCmdID, "message_wipe_command.json": h.messageWorkflowID(wiper, "E2EHIST000006"),
+		"message_wipe_confirm.json": h.messageWorkflowID(wiper, "E2EHIST000007"),
 	} {
 		hist := &historypb.History{}
 		it := h.deps.Temporal.GetWorkflowHistory(h.ctx, id, "", false, 0)
