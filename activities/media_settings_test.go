@@ -1,12 +1,13 @@
 package activities_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wabot/wabot/activities"
+	"github.com/wabot/wabot/internal/audit"
+	"github.com/wabot/wabot/internal/config"
 	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/logging"
@@ -27,18 +28,12 @@ func llmClient(t *testing.T) *llm.Client {
 	return c
 }
 
-// voiceSetting is runtime settings with voice_replies set.
-type voiceSetting bool
-
-func (v voiceSetting) Settings(context.Context) (governance.Settings, error) {
-	return governance.Settings{VoiceReplies: bool(v)}, nil
-}
-
 // The bot-wide voice-reply default follows the runtime setting (/config set
 // voice_replies on), and a chat's own /voice choice overrides it.
 func TestVoiceRepliesDefaultFollowsTheSetting(t *testing.T) {
 	t.Parallel()
-	st := store.New(testkit.Postgres(t))
+	pool := testkit.Postgres(t)
+	st := store.New(pool)
 	tmp, err := tempdir.New(logging.Discard(), t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tmp.Close() })
@@ -52,8 +47,21 @@ func TestVoiceRepliesDefaultFollowsTheSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, s.VoiceReplies, "MEDIA_VOICE_REPLIES=false without a runtime setting")
 
+	// The real governor, as internal/app wires it: /config set voice_replies
+	// stores the setting, the media activities read it on the next message.
+	rdb, prefix := testkit.Redis(t)
+	defaults, err := config.Load(nil)
+	require.NoError(t, err)
+	gov, err := governance.New(defaults.Gov, governance.Settings{}, pool, audit.New(pool, nil),
+		logging.NewHasher(secret.String{}), rdb, prefix)
+	require.NoError(t, err)
 	m, err := activities.NewMedia(logging.Discard(), activities.MediaConfig{VoiceReplies: false}, activities.Config{},
-		activities.MediaDeps{Store: st, LLM: llmClient(t), TempDir: tmp, Settings: voiceSetting(true)})
+		activities.MediaDeps{Store: st, LLM: llmClient(t), TempDir: tmp, Settings: gov})
+	require.NoError(t, err)
+	s, err = m.Settings(t.Context(), in)
+	require.NoError(t, err)
+	require.False(t, s.VoiceReplies, "no runtime setting stored yet")
+	_, err = gov.SetSetting(t.Context(), "owner", "voice_replies", "on")
 	require.NoError(t, err)
 	s, err = m.Settings(t.Context(), in)
 	require.NoError(t, err)
