@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,13 +105,7 @@ func (a *Activities) waitForStore(ctx context.Context, in message.Inbound, read 
 }
 
 // userContent is the user turn as the LLM sees it.
-func userContent(in message.Inbound) string {
-	text := strings.TrimSpace(in.Text)
-	if in.QuotedText != "" {
-		return "(replying to: " + in.QuotedText + ")\n" + text
-	}
-	return text
-}
+func userContent(in message.Inbound) string { return in.Prompt() }
 
 // classify turns an LLM error into a Temporal error whose type is a stable
 // code: retryable ones honour Retry-After, the others fail the activity at once.

@@ -36,6 +36,14 @@ type Activities struct {
 	hasher  interface{ Hash(string) string }
 	exports exportStore // for SendDocument; see WithExports
 	forget  forgetter   // for ForgetContact; see WithForgetter
+	receipt *Receipts   // read receipts, reactions, quoting; see WithReceipts
+}
+
+// WithReceipts makes Send mark answered messages read and quote a message
+// that others overtook; r is the one the gateway's handler notes messages in.
+func (a *Activities) WithReceipts(r *Receipts) *Activities {
+	a.receipt = r
+	return a
 }
 
 // NewActivities returns the gateway activities for one account.
@@ -66,6 +74,7 @@ func (a *Activities) Send(ctx context.Context, r message.Reply) error {
 		a.logger.InfoContext(ctx, "reply already sent", slog.String("reply_id", r.ID))
 		return nil
 	}
+	r.QuotedID, r.Quoted = quoteOvertaken(a.receipt, r.Chat, r.QuotedID, r.Quoted, r.Answering)
 	if _, err := a.client.SendMessage(ctx, to, textMessage(r), whatsmeow.SendRequestExtra{ID: r.ID}); err != nil {
 		if errors.Is(err, whatsmeow.ErrNotLoggedIn) {
 			return temporal.NewApplicationErrorWithOptions("whatsapp not logged in", "NOT_LOGGED_IN",
@@ -77,7 +86,18 @@ func (a *Activities) Send(ctx context.Context, r message.Reply) error {
 		return fmt.Errorf("recording reply %s as sent: %w", r.ID, err)
 	}
 	a.logger.InfoContext(ctx, "reply sent", slog.String("chat_hash", a.hasher.Hash(r.Chat)), slog.String("reply_id", r.ID))
+	a.receipt.Answered(ctx, r.Chat, r.Answering)
 	return nil
+}
+
+// quoteOvertaken returns the quote of a reply: the one asked for, or the
+// answered message when other messages came in after it (in a direct chat,
+// where replies otherwise quote nothing), so the person sees what it answers.
+func quoteOvertaken(rc *Receipts, chat, quotedID, quoted string, a message.Answering) (string, string) {
+	if quotedID == "" && rc.NewerThan(chat, a.InReplyTo) {
+		return a.InReplyTo, a.From
+	}
+	return quotedID, quoted
 }
 
 // Presence shows or clears "typing…" in a chat. Best effort.

@@ -15,7 +15,10 @@ import (
 // unmarshal as a waE2E.Message) through the real handler. It must never
 // panic, must acknowledge (the recording starter never fails), and whatever
 // it hands to Temporal must be a complete, small, serializable Inbound whose
-// workflow ID holds no phone number.
+// workflow ID holds no phone number. Flags put the message in a group (with
+// seeds that mention the bot, so group messages get through), mark it as the
+// owner's own, leave it wrapped, give it a LID sender, or set whatsmeow's
+// view-once and edit flags.
 func FuzzHandleEvent(f *testing.F) {
 	seeds := []*waE2E.Message{
 		{Conversation: proto.String("hello")},
@@ -26,6 +29,13 @@ func FuzzHandleEvent(f *testing.F) {
 		{DocumentMessage: &waE2E.DocumentMessage{FileName: proto.String("a.pdf"), Mimetype: proto.String("application/pdf")}},
 		{EphemeralMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{Conversation: proto.String("inner")}}},
 		{ProtocolMessage: &waE2E.ProtocolMessage{Type: waE2E.ProtocolMessage_REVOKE.Enum()}},
+		{ViewOnceMessageV2: &waE2E.FutureProofMessage{Message: &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+			ContextInfo: &waE2E.ContextInfo{MentionedJID: []string{botLID.String()}}}}}},
+		{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{Caption: proto.String("@99990000 sum up")}}}},
+		{ExtendedTextMessage: &waE2E.ExtendedTextMessage{Text: proto.String("@10000000000"), ContextInfo: &waE2E.ContextInfo{
+			MentionedJID: []string{bot.String()}, StanzaID: proto.String("Q2"), Participant: proto.String(alice.String()),
+			QuotedMessage: &waE2E.Message{EphemeralMessage: &waE2E.FutureProofMessage{Message: &waE2E.Message{DocumentWithCaptionMessage: &waE2E.FutureProofMessage{}}}}}}},
+		{AlbumMessage: &waE2E.AlbumMessage{}, MessageContextInfo: &waE2E.MessageContextInfo{}},
 	}
 	for i, m := range seeds {
 		b, err := proto.Marshal(m)
@@ -33,6 +43,7 @@ func FuzzHandleEvent(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b, uint8(i))
+		f.Add(b, uint8(i)|1) // the same in a group (mentions make the handler hand it on)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, flags uint8) {
 		var msg waE2E.Message
@@ -54,6 +65,10 @@ func FuzzHandleEvent(f *testing.F) {
 		if flags&4 != 0 {
 			evt.Message, evt.RawMessage = nil, &msg // as whatsmeow hands over undecoded wrappers
 		}
+		if flags&8 != 0 { // a LID group: the sender's phone JID comes separately
+			evt.Info.Sender, evt.Info.SenderAlt = types.NewJID("123456789", types.HiddenUserServer), sender
+		}
+		evt.IsViewOnce, evt.IsEdit = flags&16 != 0, flags&32 != 0
 		if !gw.HandleEvent(evt) {
 			t.Fatal("HandleEvent did not acknowledge, but the starter never fails")
 		}

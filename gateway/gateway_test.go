@@ -26,6 +26,7 @@ type starter struct {
 	mu    sync.Mutex
 	calls []message.Inbound
 	ids   []string
+	owner []workflows.OwnerEvent // takeover signals
 	err   error
 }
 
@@ -34,6 +35,10 @@ func (s *starter) SignalWithStartWorkflow(_ context.Context, id, signal string, 
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return nil, s.err
+	}
+	if signal == workflows.SignalOwner && opts.ID == id {
+		s.owner = append(s.owner, arg.(workflows.OwnerEvent))
+		return nil, nil
 	}
 	if signal != workflows.SignalInbound || opts.ID != id {
 		return nil, errors.New("unexpected call")
@@ -207,4 +212,34 @@ func TestNoAckWhenTemporalRefuses(t *testing.T) {
 	s.err = nil
 	require.True(t, gw.HandleEvent(textEvent("N1", alice, alice, "hello")))
 	require.Len(t, s.calls, 1)
+}
+
+// Messages of the linked number itself: typed on the phone they pause the
+// bot in that chat ("/bot pause|resume" explicitly); the bot's own replies
+// (in the outbound log) and reactions change nothing.
+func TestOwnMessagesTakeOver(t *testing.T) {
+	t.Parallel()
+	gw, s := setup(t)
+	l := &ledger{sent: map[string]bool{"acct/3EB0BOTREPLY": true}}
+	gw.WithOwnSends(l)
+	own := func(id string, msg *waE2E.Message) *events.Message {
+		evt := textEvent(id, alice, bot, "")
+		evt.Info.IsFromMe, evt.Message = true, msg
+		return evt
+	}
+	for _, evt := range []*events.Message{
+		own("P1", &waE2E.Message{Conversation: proto.String("Hi Alice, it's me, not the bot")}),
+		own("3EB0BOTREPLY", &waE2E.Message{Conversation: proto.String("the bot's own reply")}),
+		own("P2", &waE2E.Message{ReactionMessage: &waE2E.ReactionMessage{Text: proto.String("❤️")}}),
+		own("P3", &waE2E.Message{Conversation: proto.String(" /bot  PAUSE ")}),
+		own("P4", &waE2E.Message{Conversation: proto.String("/bot resume")}),
+	} {
+		require.True(t, gw.HandleEvent(evt), evt.Info.ID)
+	}
+	require.Empty(t, s.calls, "the owner's messages are never answered")
+	require.Equal(t, []workflows.OwnerEvent{
+		{Action: workflows.OwnerManual, MessageID: "P1"},
+		{Action: workflows.OwnerPause, MessageID: "P3"},
+		{Action: workflows.OwnerResume, MessageID: "P4"},
+	}, s.owner)
 }

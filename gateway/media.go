@@ -58,6 +58,14 @@ type MediaActivities struct {
 	sent   sentLog
 	hasher interface{ Hash(string) string }
 	limits MediaLimits
+	// receipt: read receipts, reactions, quoting; see WithReceipts.
+	receipt *Receipts
+}
+
+// WithReceipts is Activities.WithReceipts for media replies.
+func (a *MediaActivities) WithReceipts(r *Receipts) *MediaActivities {
+	a.receipt = r
+	return a
 }
 
 // NewMediaActivities returns the media activities for one account's client.
@@ -192,6 +200,7 @@ func (a *MediaActivities) SendMedia(ctx context.Context, r message.MediaReply) e
 	if err != nil {
 		return fmt.Errorf("uploading media: %w", err)
 	}
+	r.QuotedID, r.Quoted = quoteOvertaken(a.receipt, r.Chat, r.QuotedID, r.Quoted, r.Answering)
 	msg := mediaMessage(r, up)
 	if _, err := a.client.SendMessage(ctx, to, msg, whatsmeow.SendRequestExtra{ID: r.ID}); err != nil {
 		return fmt.Errorf("sending media reply %s: %w", r.ID, err)
@@ -201,6 +210,7 @@ func (a *MediaActivities) SendMedia(ctx context.Context, r message.MediaReply) e
 	}
 	a.logger.InfoContext(ctx, "media reply sent", slog.String("chat_hash", a.hasher.Hash(r.Chat)),
 		slog.String("reply_id", r.ID), slog.String("kind", string(r.Kind)))
+	a.receipt.Answered(ctx, r.Chat, r.Answering)
 	return nil
 }
 

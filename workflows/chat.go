@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -17,6 +16,17 @@ type ChatInput struct {
 	IdleTimeout time.Duration     // the run ends after this long without messages
 	Pending     []message.Inbound // carried over by continue-as-new
 	Seen        []string          // recently handled message IDs, oldest first
+
+	// BurstWindow is the quiet time after a text message before the bot
+	// answers: texts from the same sender within it are answered together.
+	// 0 answers at once. BurstMax caps the whole wait.
+	BurstWindow time.Duration `json:",omitempty"`
+	BurstMax    time.Duration `json:",omitempty"`
+	// TakeoverPause is how long the bot stays silent in a chat after the
+	// owner wrote in it by hand (each manual message restarts it).
+	TakeoverPause time.Duration `json:",omitempty"`
+	// PausedUntil carries a running pause over continue-as-new.
+	PausedUntil time.Time `json:",omitzero"`
 }
 
 const (
@@ -33,11 +43,14 @@ const QueryStatus = "status"
 
 // ChatStatus is a chat inbox's state, for operators and tests.
 type ChatStatus struct {
-	Received   int    // deliveries signalled into this run, duplicates included
-	Duplicates int    // deliveries skipped as already seen or queued
-	Handled    int    // messages whose workflow this run ran
-	Queued     int    // messages waiting
-	Current    string // message ID being handled, if any
+	Received    int       // deliveries signalled into this run, duplicates included
+	Duplicates  int       // deliveries skipped as already seen or queued
+	Handled     int       // messages whose workflow this run ran
+	Queued      int       // messages waiting
+	Current     string    // message ID being handled, if any
+	Bursts      int       // LLM turns that answered more than one message
+	Stopped     int       // generations cancelled by /stop
+	PausedUntil time.Time `json:",omitzero"` // the bot is silent here until then (a person took over)
 }
 
 // ChatWorkflow is a chat's inbox. The gateway signals every inbound message
@@ -46,7 +59,13 @@ type ChatStatus struct {
 // replies in a chat never overtake each other. A redelivered message is
 // recognised by its ID and skipped; the child's ID, derived from the message
 // ID and never reused, is the second guard.
+//
+// Since version 1 of chatInboxChange (chat_inbox.go) it also collects
+// bursts, lets /stop cancel the running answer, and holds a takeover pause.
 func ChatWorkflow(ctx workflow.Context, in ChatInput) error {
+	if workflow.GetVersion(ctx, chatInboxChange, workflow.DefaultVersion, 1) >= 1 {
+		return newInbox(ctx, in).run()
+	}
 	logger := workflow.GetLogger(ctx)
 	idle := in.IdleTimeout
 	if idle <= 0 {
@@ -134,14 +153,7 @@ func waitForMessage(ctx workflow.Context, ch workflow.ReceiveChannel, idle time.
 // runMessage runs one MessageWorkflow child and waits for it to close.
 func runMessage(ctx workflow.Context, account string, m message.Inbound) {
 	logger := workflow.GetLogger(ctx)
-	opts := workflow.ChildWorkflowOptions{
-		WorkflowID:            MessageWorkflowID(account, m.ChatHash, m.ID),
-		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SAAccount.ValueSet(account), SAChat.ValueSet(m.ChatHash), SAKind.ValueSet(string(m.Kind)),
-		),
-	}
+	opts := messageChildOptions(account, m)
 	var res MessageResult
 	err := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), MessageWorkflow, m).Get(ctx, &res)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {

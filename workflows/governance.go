@@ -121,10 +121,7 @@ func commandAttr(text string) string {
 
 // sendText sends the n-th reply to in (quoting it in groups) on the gateway's queue.
 func sendText(ctx workflow.Context, in message.Inbound, n int, text string) (message.Reply, error) {
-	reply := message.Reply{Account: in.Account, Chat: in.Chat, ID: message.ReplyID(in.Account, in.ID, n), Text: text}
-	if in.IsGroup {
-		reply.QuotedID, reply.Quoted = in.ID, in.Sender
-	}
+	reply := message.ReplyTo(in, n, text)
 	gwCtx := workflow.WithActivityOptions(workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account)), sendOptions)
 	if err := workflow.ExecuteActivity(gwCtx, ActivitySend, reply).Get(ctx, nil); err != nil {
 		_ = setOutcome(ctx, "send_failed")

@@ -22,7 +22,7 @@ const (
 
 // mediaCodes never get better with a retry.
 var mediaCodes = []string{
-	string(errcode.FileTooLarge), string(errcode.UnsupportedMedia), string(errcode.MediaExpired),
+	string(errcode.FileTooLarge), string(errcode.UnsupportedMedia), string(errcode.ViewOnce), string(errcode.MediaExpired),
 	string(errcode.MediaCorrupt), string(errcode.InvalidArgument), string(errcode.Internal),
 }
 
@@ -80,7 +80,7 @@ func mediaRoute(in message.Inbound) string {
 	case message.KindDocument:
 		return routeDocument
 	case message.KindSticker, message.KindVideo, message.KindLocation, message.KindContact,
-		message.KindPoll, message.KindUnsupported:
+		message.KindPoll, message.KindUnsupported, message.KindViewOnce:
 		return routeUnsupported
 	case message.KindCommand:
 		name, _ := splitCommand(in.Text)
@@ -145,7 +145,11 @@ func mediaStep(ctx workflow.Context, in message.Inbound, route string, tagComman
 	var err error
 	switch route {
 	case routeUnsupported:
-		err = temporal.NewNonRetryableApplicationError("unsupported message kind "+string(in.Kind), string(errcode.UnsupportedMedia), nil)
+		code := errcode.UnsupportedMedia
+		if in.Kind == message.KindViewOnce {
+			code = errcode.ViewOnce
+		}
+		err = temporal.NewNonRetryableApplicationError("unsupported message kind "+string(in.Kind), string(code), nil)
 	case routeVoice:
 		err = r.voice()
 	case routeImage:
@@ -224,10 +228,7 @@ func isSendFailure(err error) bool {
 
 // sendText sends a text reply numbered n.
 func (r *mediaRun) sendText(n int, text string) error {
-	reply := message.Reply{Account: r.in.Account, Chat: r.in.Chat, ID: message.ReplyID(r.in.Account, r.in.ID, n), Text: text}
-	if r.in.IsGroup {
-		reply.QuotedID, reply.Quoted = r.in.ID, r.in.Sender
-	}
+	reply := message.ReplyTo(r.in, n, text)
 	gwCtx := workflow.WithActivityOptions(workflow.WithTaskQueue(r.ctx, GatewayTaskQueue(r.in.Account)), sendOptions)
 	if err := workflow.ExecuteActivity(gwCtx, ActivitySend, reply).Get(r.ctx, nil); err != nil {
 		return sendError{err}
@@ -243,6 +244,7 @@ func (r *mediaRun) sendMedia(kind message.Kind, g activities.Generated, caption,
 	reply := message.MediaReply{
 		Account: r.in.Account, Chat: r.in.Chat, ID: message.ReplyID(r.in.Account, r.in.ID, replyMedia), Kind: kind,
 		BlobKey: g.BlobKey, Mime: g.Mime, Seconds: g.Seconds, Waveform: g.Waveform, Caption: caption,
+		Answering: message.AnsweringOf(r.in),
 	}
 	if r.in.IsGroup {
 		reply.QuotedID, reply.Quoted = r.in.ID, r.in.Sender

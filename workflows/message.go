@@ -13,10 +13,12 @@ import (
 
 // MessageResult is what a MessageWorkflow leaves behind for operators.
 type MessageResult struct {
-	ReplyID string       `json:",omitempty"` // the reply sent, if any
-	Code    errcode.Code `json:",omitempty"` // why the reply is an error message, if it is
-	Skipped string       `json:",omitempty"` // why nothing was sent, if nothing was
-	Command string       `json:",omitempty"` // the command run, if the message was one
+	ReplyID string `json:",omitempty"` // the reply sent, if any
+	// AnsweredBy names the message whose run answered this one's burst.
+	AnsweredBy string       `json:",omitempty"`
+	Code       errcode.Code `json:",omitempty"` // why the reply is an error message, if it is
+	Skipped    string       `json:",omitempty"` // why nothing was sent, if nothing was
+	Command    string       `json:",omitempty"` // the command run, if the message was one
 }
 
 // commandRegistryChange is the workflow.GetVersion change ID of dispatching
@@ -34,6 +36,9 @@ func MessageWorkflow(ctx workflow.Context, in message.Inbound) (MessageResult, e
 	var adm activities.Admission
 	if err := executeStore(ctx, a.Admit, in).Get(ctx, &adm); err != nil {
 		return MessageResult{}, err
+	}
+	if in.Hold != "" { // recorded; answered by another run of its burst, or a person took over
+		return MessageResult{Skipped: in.Hold, AnsweredBy: in.AnsweredBy}, setOutcome(ctx, in.Hold)
 	}
 	// Refusals and backpressure (workflows/governance.go).
 	if res, done, err := admitted(ctx, in, adm); done {
@@ -73,6 +78,10 @@ func answer(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
 	var code errcode.Code
 	text := ""
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, llmOptions), a.LLMTurn, in).Get(ctx, &turn); err != nil {
+		if temporal.IsCanceledError(err) { // /stop: the LLM call is cancelled, nothing is sent
+			_ = setOutcome(ctx, "stopped")
+			return MessageResult{Skipped: "stopped"}, err
+		}
 		code = codeOf(err)
 		text = errcode.UserMessage(code)
 		logger.Warn("llm turn failed; replying with an error code", "code", string(code), "error", err)
@@ -80,10 +89,11 @@ func answer(ctx workflow.Context, in message.Inbound) (MessageResult, error) {
 		text = turn.Text
 	}
 
-	reply := message.Reply{Account: in.Account, Chat: in.Chat, ID: message.ReplyID(in.Account, in.ID, 0), Text: text}
-	if in.IsGroup {
-		reply.QuotedID, reply.Quoted = in.ID, in.Sender
-	}
+	reply := message.ReplyTo(in, 0, text)
+	// From here the answer exists: a /stop now no longer cuts it off, so it
+	// is sent and recorded whole, or (before this point) not at all.
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	gwCtx = workflow.WithTaskQueue(ctx, GatewayTaskQueue(in.Account))
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(gwCtx, sendOptions), ActivitySend, reply).Get(ctx, nil); err != nil {
 		_ = setOutcome(ctx, "send_failed")
 		return MessageResult{}, err

@@ -45,6 +45,13 @@ func (s *sendLog) texts() []string {
 // activities mocked as successes, the LLM echoing, and a recording Send.
 func setup(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sendLog) {
 	t.Helper()
+	return setupWithAdmit(t, activities.Admission{Answer: true}, nil)
+}
+
+// setupWithAdmit is setup with Admit answering admit's values (a function
+// of the activity's arguments, or its results).
+func setupWithAdmit(t *testing.T, admit ...any) (*testsuite.TestWorkflowEnvironment, *sendLog) {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflow(workflows.ChatWorkflow)
@@ -55,7 +62,7 @@ func setup(t *testing.T) (*testsuite.TestWorkflowEnvironment, *sendLog) {
 	env.RegisterActivityWithOptions(log.send, activity.RegisterOptions{Name: workflows.ActivitySend})
 	env.RegisterActivityWithOptions(func(context.Context, string, string, bool) error { return nil },
 		activity.RegisterOptions{Name: workflows.ActivityPresence})
-	env.OnActivity(a.Admit, mock.Anything, mock.Anything).Return(activities.Admission{Answer: true}, nil).Maybe()
+	env.OnActivity(a.Admit, mock.Anything, mock.Anything).Return(admit...).Maybe()
 	env.OnActivity(a.RecordTurn, mock.Anything, mock.Anything).Return(nil).Maybe()
 	return env, log
 }

@@ -148,22 +148,28 @@ func startGateway(d *Deps, account string, c gateway.Client, self gateway.Identi
 		TaskQueue:       d.Config.Temporal.TaskQueue,
 		MaxOfflineAge:   d.Config.Gateway.MaxOfflineAge,
 		ChatIdleTimeout: d.Config.Gateway.ChatIdleTimeout,
+		ViewOnce:        d.Config.Gateway.ViewOnce,
+		BurstWindow:     d.Config.Gateway.BurstWindow,
+		BurstMax:        d.Config.Gateway.BurstMax,
+		TakeoverPause:   d.Config.Gateway.TakeoverPause,
 	}, d.Temporal, self, d.Hasher, nil)
 	if err != nil {
 		return nil, err
 	}
+	receipts := gateway.NewReceipts(d.Logger, c, d.Config.Gateway.AckReaction, d.Hasher)
+	gw.WithReceipts(receipts).WithOwnSends(d.Store)
 	w := worker.New(d.Temporal, workflows.GatewayTaskQueue(account), worker.Options{
 		MaxConcurrentActivityExecutionSize: d.Config.Temporal.WorkerConcurrency,
 		Interceptors:                       []interceptor.WorkerInterceptor{gateway.Heartbeats()},
 	})
-	acts := gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).WithExports(d.Store)
+	acts := gateway.NewActivities(d.Logger, account, c, d.Store, d.Hasher).WithExports(d.Store).WithReceipts(receipts)
 	if forget != nil {
 		acts.WithForgetter(forget)
 	}
 	acts.Register(w)
 	gateway.NewMediaActivities(d.Logger, c, d.Store, d.Store, d.Hasher, gateway.MediaLimits{
 		Audio: d.Config.Media.MaxAudioBytes, Image: d.Config.Media.MaxImageBytes, Document: d.Config.Media.MaxDocumentBytes,
-	}).Register(w)
+	}).WithReceipts(receipts).Register(w)
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("starting gateway worker: %w", err)
 	}

@@ -275,6 +275,7 @@ func newRig(t *testing.T, temporalPort int, dataDir string, llmLatency time.Dura
 		"LOG_LEVEL=warn",
 		"ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_CHAT_IDLE_TIMEOUT=2m",
+		"GATEWAY_BURST_WINDOW=0s", // the load measures answering, not waiting for more messages
 		"TEMPORAL_GRPC_COMPRESSION=" + *flagCompression,
 		// The limits are checked (their Redis round trips are part of the
 		// cost) but set high: this measures the pipeline, not the policy.

@@ -99,6 +99,19 @@ func (t Temporal) GzipRequests() bool {
 type Gateway struct {
 	MaxOfflineAge   time.Duration `env:"GATEWAY_MAX_OFFLINE_AGE" envDefault:"6h"`
 	ChatIdleTimeout time.Duration `env:"GATEWAY_CHAT_IDLE_TIMEOUT" envDefault:"10m"`
+	// ViewOnce lets view-once media be opened (downloaded, shown to a model).
+	ViewOnce bool `env:"GATEWAY_VIEW_ONCE" envDefault:"false"`
+	// AckReaction is the emoji the bot reacts with to a message it works on
+	// (removed once answered); empty: none.
+	AckReaction string `env:"GATEWAY_ACK_REACTION"`
+	// BurstWindow: texts a sender types in a row, each within this of the
+	// last, are answered together in one turn (0: answer each at once).
+	BurstWindow time.Duration `env:"GATEWAY_BURST_WINDOW" envDefault:"1500ms"`
+	// BurstMax caps the whole wait for a burst.
+	BurstMax time.Duration `env:"GATEWAY_BURST_MAX" envDefault:"6s"`
+	// TakeoverPause: after the owner wrote in a chat by hand from the phone,
+	// the bot stays silent there this long (each manual message restarts it).
+	TakeoverPause time.Duration `env:"GATEWAY_TAKEOVER_PAUSE" envDefault:"30m"`
 }
 
 // WhatsApp is the real WhatsApp connection.
@@ -194,6 +207,15 @@ func (c Config) validate() []error {
 	}
 	if c.Gateway.ChatIdleTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("GATEWAY_CHAT_IDLE_TIMEOUT: %s is shorter than 1s", c.Gateway.ChatIdleTimeout))
+	}
+	if c.Gateway.BurstWindow < 0 || c.Gateway.BurstWindow > 10*time.Second {
+		errs = append(errs, fmt.Errorf("GATEWAY_BURST_WINDOW: %s is not within 0s..10s", c.Gateway.BurstWindow))
+	}
+	if c.Gateway.BurstMax < c.Gateway.BurstWindow {
+		errs = append(errs, fmt.Errorf("GATEWAY_BURST_MAX: %s is shorter than GATEWAY_BURST_WINDOW", c.Gateway.BurstMax))
+	}
+	if c.Gateway.TakeoverPause < time.Second {
+		errs = append(errs, fmt.Errorf("GATEWAY_TAKEOVER_PAUSE: %s is shorter than 1s", c.Gateway.TakeoverPause))
 	}
 	if c.Gateway.MaxOfflineAge < 0 {
 		errs = append(errs, fmt.Errorf("GATEWAY_MAX_OFFLINE_AGE: %s is negative", c.Gateway.MaxOfflineAge))

@@ -61,13 +61,21 @@ func TestRecordHistories(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, sweep.Get(h.ctx, nil))
 
-	for file, id := range map[string]string{
+	h.keepHistories(map[string]string{
 		"message_workflow.json": msgID, "chat_workflow.json": chatID, "command_workflow.json": cmdID, "media_workflow.json": mediaID,
 		"message_export_command.json": h.messageWorkflowID(user, "E2EHIST000005"), "export_workflow.json": exportID,
 		"wipe_workflow.json": wipeID, "retention_sweep_workflow.json": sweep.GetID(),
 		"message_media_command.json": voiceCmdID, "message_wipe_command.json": h.messageWorkflowID(wiper, "E2EHIST000006"),
 		"message_wipe_confirm.json": h.messageWorkflowID(wiper, "E2EHIST000007"),
-	} {
+	})
+}
+
+// keepHistories fetches the histories of the workflows (file name → ID) and,
+// with -update-histories, writes them to workflows/testdata for the replay test.
+func (h *harness) keepHistories(files map[string]string) {
+	t := h.t
+	t.Helper()
+	for file, id := range files {
 		hist := &historypb.History{}
 		it := h.deps.Temporal.GetWorkflowHistory(h.ctx, id, "", false, 0)
 		for it.HasNext() {

@@ -92,6 +92,7 @@ func setup(t *testing.T, opts options) *harness {
 		"LOG_FORMAT=json",
 		"ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_CHAT_IDLE_TIMEOUT=30s",
+		"GATEWAY_BURST_WINDOW=0s", // answer at once; the burst tests set their own window
 		"WABOT_PAYLOAD_KEYS=" + TestPayloadKeys,
 		"WABOT_CODEC_TOKEN=" + testCodecToken,
 		"COMPLIANCE_SCHEDULES=false",

@@ -21,6 +21,7 @@ const (
 	UnknownCommand   Code = "UNKNOWN_COMMAND"
 	FileTooLarge     Code = "FILE_TOO_LARGE"
 	UnsupportedMedia Code = "UNSUPPORTED_MEDIA"
+	ViewOnce         Code = "VIEW_ONCE"
 	MediaExpired     Code = "MEDIA_EXPIRED"
 	MediaCorrupt     Code = "MEDIA_CORRUPT"
 	LLMUnavailable   Code = "LLM_UNAVAILABLE"
@@ -38,6 +39,7 @@ var userMessages = map[Code]string{
 	UnknownCommand:   "I don't know that command. Send /help to see what I can do.",
 	FileTooLarge:     "That file is too large for me.",
 	UnsupportedMedia: "I can't handle that kind of message yet.",
+	ViewOnce:         "I don't open view-once media: it's meant to be seen once, by a person. Send it as a normal message if you'd like me to look at it.",
 	MediaExpired:     "I couldn't download that file any more. Please send it again.",
 	MediaCorrupt:     "I couldn't read that file. Is it damaged?",
 	LLMUnavailable:   "My AI service is unavailable right now. Please try again in a few minutes.",

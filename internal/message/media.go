@@ -16,6 +16,7 @@ type MediaReply struct {
 	Caption  string // images
 	QuotedID string
 	Quoted   string
+	Answering
 }
 
 // FetchRequest asks the gateway to download one inbound message's media

@@ -29,6 +29,9 @@ const (
 	KindContact     Kind = "contact"
 	KindPoll        Kind = "poll"
 	KindUnsupported Kind = "unsupported"
+	// KindViewOnce is view-once media the bot does not open (GATEWAY_VIEW_ONCE
+	// off): no media descriptor travels with it.
+	KindViewOnce Kind = "view_once"
 )
 
 // Inbound is one message the bot should answer.
@@ -47,6 +50,41 @@ type Inbound struct {
 	QuotedKind Kind      // kind of the quoted message (a reply to a document asks about it)
 	Media      *Media    // descriptor of attached media, if any (never bytes)
 	Timestamp  time.Time // when WhatsApp says it was sent
+
+	// Set by the chat's inbox, not by the gateway:
+	// Burst holds the earlier messages of a burst this one answers together
+	// (oldest first); the LLM sees them and this one as one turn.
+	Burst []BurstPart `json:",omitempty"`
+	// Hold, when set, says why this message is recorded but not answered:
+	// HoldBurst (AnsweredBy answers it) or HoldPaused (a person took over).
+	Hold       string `json:",omitempty"`
+	AnsweredBy string `json:",omitempty"` // the message whose run answers this one's burst
+}
+
+// BurstPart is one earlier message of a burst.
+type BurstPart struct {
+	ID   string
+	Text string
+}
+
+// Why a message is recorded but not answered (Inbound.Hold).
+const (
+	HoldBurst  = "burst"  // answered together with a later message of its burst
+	HoldPaused = "paused" // the owner took the chat over
+)
+
+// Prompt is the user turn as the LLM sees it: the burst's earlier messages,
+// then the text it replies to (if any), then its text.
+func (in Inbound) Prompt() string {
+	var b strings.Builder
+	for _, p := range in.Burst {
+		b.WriteString(strings.TrimSpace(p.Text) + "\n")
+	}
+	if in.QuotedText != "" {
+		b.WriteString("(replying to: " + in.QuotedText + ")\n")
+	}
+	b.WriteString(strings.TrimSpace(in.Text))
+	return b.String()
 }
 
 // Media describes attached media well enough to download it later.
@@ -75,6 +113,30 @@ type Reply struct {
 	Text     string
 	QuotedID string // message to quote, if any
 	Quoted   string // sender JID of the quoted message (groups)
+	Answering
+}
+
+// Answering names the inbound message a reply answers, so the gateway can
+// send its read receipt, clear its "working" reaction and quote it when other
+// messages came in since. Empty for messages that answer nothing (notices).
+type Answering struct {
+	InReplyTo string `json:",omitempty"` // the inbound message's ID
+	From      string `json:",omitempty"` // its sender JID
+	Played    bool   `json:",omitempty"` // a voice note: a "played" receipt rather than "read"
+}
+
+// AnsweringOf is the Answering of a reply to in.
+func AnsweringOf(in Inbound) Answering {
+	return Answering{InReplyTo: in.ID, From: in.Sender, Played: in.Kind == KindVoice}
+}
+
+// ReplyTo is the n-th text reply to in: quoting it in groups, answering it.
+func ReplyTo(in Inbound, n int, text string) Reply {
+	r := Reply{Account: in.Account, Chat: in.Chat, ID: ReplyID(in.Account, in.ID, n), Text: text, Answering: AnsweringOf(in)}
+	if in.IsGroup {
+		r.QuotedID, r.Quoted = in.ID, in.Sender
+	}
+	return r
 }
 
 // ReplyID derives the WhatsApp message ID of the n-th reply to an inbound
