@@ -2,6 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,11 +63,32 @@ func TestVoiceNoteInAnotherFormatIsConverted(t *testing.T) {
 	h := setup(t, options{inProcessWorker: true})
 	const user = "4915100000102"
 	// An AMR-like type the API does not take: ffmpeg converts it to Ogg/Opus.
-	res := h.sendMedia(user, "E2EVOICEAMR01", "", &localchat.Attachment{Kind: localchat.KindAudio, Mime: "audio/x-unknown", Data: voiceNote(t, "hello there")})
+	in := voiceNote(t, "hello there")
+	res := h.sendMedia(user, "E2EVOICEAMR01", "", &localchat.Attachment{Kind: localchat.KindAudio, Mime: "audio/x-unknown", Data: in})
 	require.Empty(t, res.Code)
 	tr := h.requests("/v1/audio/transcriptions")
 	require.Len(t, tr, 1)
 	require.Equal(t, "voice.ogg", tr[0].FileName)
+	// What the API received is Ogg/Opus by its content (ffprobe), converted,
+	// not the input renamed.
+	require.False(t, bytes.Equal(in, tr[0].File), "the upload is the input unconverted")
+	requireTool(t, "ffprobe")
+	path := filepath.Join(t.TempDir(), "upload")
+	require.NoError(t, os.WriteFile(path, tr[0].File, 0o600))
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=format_name:stream=codec_name", "-of", "json", path).CombinedOutput()
+	require.NoError(t, err, "ffprobe cannot decode the upload: %s", out)
+	var probe struct {
+		Streams []struct {
+			CodecName string `json:"codec_name"`
+		} `json:"streams"`
+		Format struct {
+			FormatName string `json:"format_name"`
+		} `json:"format"`
+	}
+	require.NoError(t, json.Unmarshal(out, &probe), string(out))
+	require.Equal(t, "ogg", probe.Format.FormatName, string(out))
+	require.Len(t, probe.Streams, 1, string(out))
+	require.Equal(t, "opus", probe.Streams[0].CodecName, string(out))
 	h.requireTempEmpty()
 }
 
