@@ -63,7 +63,7 @@ func TestSendDocumentUploadsOnce(t *testing.T) {
 	require.Equal(t, doc.ID, sent[0].ID)
 
 	// The local chat page offers it for download.
-	srv := httptest.NewServer(tr.Handler(localchat.Status{}))
+	srv := httptest.NewServer(tr.Handler(localchat.Options{}))
 	t.Cleanup(srv.Close)
 	msgs, _ := tr.Messages(alice.User, 0)
 	require.Len(t, msgs, 1)

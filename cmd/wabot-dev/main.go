@@ -27,6 +27,7 @@ import (
 	"github.com/wabot/wabot/internal/app"
 	"github.com/wabot/wabot/internal/devtemporal"
 	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/internal/loopback"
 	"github.com/wabot/wabot/workflows"
 )
 
@@ -61,6 +62,7 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	logLevel := fs.String("log-level", "warn", "log level")
 	sqliteConns := fs.Int("sqlite-max-conns", 0, "SQLite connection pool size (file mode); 0 = one connection")
 	shards := fs.Int("history-shards", 1, "history shards (stored with the data: a data directory keeps the count it was made with)")
+	codec := fs.String("codec-endpoint", "", "codec endpoint the Web UI decodes payloads with, e.g. http://127.0.0.1:9090/codec/t/<token>")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
 	dc := map[string]any{}
 	fs.Func("dc", "dynamic-config override key=value (repeatable), e.g. matching.numTaskqueueReadPartitions=4", func(s string) error {
@@ -81,10 +83,13 @@ func runTemporal(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *shards < 1 || *shards > 1024 {
 		return fmt.Errorf("-history-shards: %d is not between 1 and 1024", *shards)
 	}
+	if *pprofAddr != "" && !loopback.Addr(*pprofAddr) {
+		return fmt.Errorf("-pprof-addr: the profiler may only be served on a loopback address, not %q", *pprofAddr)
+	}
 	logger := logging.New(stderr, logging.Config{Format: "auto", Level: level})
 	srv, err := devtemporal.Start(ctx, logger, devtemporal.Config{
 		DataDir: *dataDir, FrontendPort: *port, UIPort: *uiPort, SearchAttributes: workflows.SearchAttributes(),
-		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns, HistoryShards: int32(*shards), //nolint:gosec // checked above
+		DynamicConfig: dc, SQLiteMaxConns: *sqliteConns, CodecEndpoint: *codec, HistoryShards: int32(*shards), //nolint:gosec // checked above
 	})
 	if err != nil {
 		return err

@@ -106,7 +106,10 @@ func runAll(ctx context.Context, stdout, stderr io.Writer) error {
 	printWelcome(stdout, cfg, uiURL, banner)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return app.Serve(gctx, logger, "localchat", cfg.HTTP.LocalChatAddr, transport.Handler(localchat.Status{Banner: banner, UIURL: uiURL}))
+		return app.Serve(gctx, logger, "localchat", cfg.HTTP.LocalChatAddr, transport.Handler(localchat.Options{
+			Status: localchat.Status{Banner: banner, UIURL: uiURL}, Logger: logger, Addr: cfg.HTTP.LocalChatAddr,
+			AccessToken: cfg.HTTP.LocalChatToken, LocalNumbersOnly: cfg.WhatsApp.Enabled && !cfg.HTTP.LocalChatRealNumbers,
+		}))
 	})
 	g.Go(func() error { return app.Serve(gctx, logger, "admin", cfg.HTTP.AdminAddr, app.AdminHandlerFor(d)) })
 	return g.Wait()

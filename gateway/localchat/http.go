@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,22 +24,41 @@ type Status struct {
 	UIURL  string `json:"ui_url,omitempty"` // the Temporal Web UI
 }
 
-// Handler serves the page and the JSON API:
+// Handler serves the page and the JSON API, every request checked by the
+// guard (guard.go): API calls carry the session token from /api/status in
+// the X-Wabot-Token header, and POST bodies are application/json.
 //
+//	GET  /api/status    → {"banner":"…","ui_url":"…","token":"<session token>","local_numbers":false}
+//	POST /api/login     {"token":"<LOCALCHAT_TOKEN>"} → sets the access cookie
 //	POST /api/send      {"from":"15550100","name":"Ann","text":"hello","id":"optional",
 //	                     "media":{"kind":"image|document|voice|audio","mime":"…","name":"a.pdf","data":"<base64>"}} → {"id":"…"}
 //	GET  /media/{n}     the bytes of an attachment or of media the bot sent
 //	GET  /api/messages?chat=15550100&after=0&wait=10s → {"messages":[…],"typing":false}
-//	GET  /api/status    → {"banner":"…","ui_url":"…"}
 //	GET  /api/document/{id} → a document the bot sent (e.g. an /export ZIP)
-func (t *Transport) Handler(status Status) http.Handler {
+func (t *Transport) Handler(opts Options) http.Handler {
+	g := newGuard(opts)
 	mux := http.NewServeMux()
 	mux.Handle("GET /", http.FileServerFS(page))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, page, "page.html")
 	})
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, status)
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, struct {
+			Status
+			Token        string `json:"token"`
+			LocalNumbers bool   `json:"local_numbers"`
+		}{opts.Status, g.session, opts.LocalNumbersOnly})
+	})
+	mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Token string `json:"token"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON with token"})
+			return
+		}
+		g.login(w, r, req.Token)
 	})
 	mux.HandleFunc("POST /api/send", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -56,6 +76,10 @@ func (t *Transport) Handler(status Status) http.Handler {
 		}
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON with from and text"})
+			return
+		}
+		if opts.LocalNumbersOnly && !strings.HasPrefix(strings.TrimPrefix(strings.TrimSpace(req.From), "+"), "0") {
+			g.refuse(w, r, http.StatusForbidden, ErrRealNumber.Error())
 			return
 		}
 		in := Incoming{From: req.From, PushName: req.Name, Text: req.Text, ID: req.ID}
@@ -114,8 +138,13 @@ func (t *Transport) Handler(status Status) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"messages": msgs, "typing": typing})
 	})
-	return mux
+	return g.wrap(mux)
 }
+
+// ErrRealNumber refuses a real phone number on the page while a real
+// WhatsApp number is linked (Options.LocalNumbersOnly).
+var ErrRealNumber = errors.New("a real WhatsApp number is linked: this page sends only as numbers starting with 0 " +
+	"(no real number does); set LOCALCHAT_REAL_NUMBERS=true to allow real ones")
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wabot/wabot/gateway/localchat"
+	"github.com/wabot/wabot/internal/logging"
 )
 
 // handler records events like the gateway would and can refuse to ack.
@@ -38,17 +39,41 @@ func setup(t *testing.T) (*localchat.Transport, *handler, *httptest.Server) {
 	tr := localchat.New(nil)
 	h := &handler{ack: true}
 	tr.SetHandler(h.handle)
-	srv := httptest.NewServer(tr.Handler(localchat.Status{Banner: "offline"}))
+	srv := httptest.NewServer(tr.Handler(localchat.Options{Status: localchat.Status{Banner: "offline"}, Logger: logging.Discard()}))
 	t.Cleanup(srv.Close)
 	return tr, h, srv
 }
 
+// sessionToken fetches the per-process token as the page does.
+func sessionToken(t *testing.T, srv *httptest.Server) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/status", nil)
+	require.NoError(t, err)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var st struct {
+		Token  string `json:"token"`
+		Banner string `json:"banner"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	require.NotEmpty(t, st.Token)
+	return st.Token
+}
+
+// post sends a message as the page does: JSON, same origin, with the token.
 func post(t *testing.T, srv *httptest.Server, body any) (int, map[string]string) {
 	t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(t, err)
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/api/send", bytes.NewReader(b))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set(localchat.TokenHeader, sessionToken(t, srv))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -83,6 +108,7 @@ func TestSendBecomesAWhatsAppMessage(t *testing.T) {
 
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/api/messages?chat=15550100&after=1", nil)
 	require.NoError(t, err)
+	req.Header.Set(localchat.TokenHeader, sessionToken(t, srv))
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()

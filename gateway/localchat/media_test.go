@@ -1,9 +1,7 @@
 package localchat_test
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wabot/wabot/gateway/localchat"
+	"github.com/wabot/wabot/internal/logging"
 )
 
 // TestMediaRoundTrip: an attachment posted to the API becomes a real media
@@ -27,20 +26,13 @@ func TestMediaRoundTrip(t *testing.T) {
 	tr := localchat.New(nil)
 	var got *events.Message
 	tr.SetHandler(func(evt any) bool { got = evt.(*events.Message); return true })
-	srv := httptest.NewServer(tr.Handler(localchat.Status{}))
+	srv := httptest.NewServer(tr.Handler(localchat.Options{Logger: logging.Discard()}))
 	t.Cleanup(srv.Close)
 
 	pdf := []byte("%PDF-1.4 hello")
-	body, err := json.Marshal(map[string]any{"from": "15550100", "text": "read this", "media": map[string]any{
+	code, _ := post(t, srv, map[string]any{"from": "15550100", "text": "read this", "media": map[string]any{
 		"kind": "document", "mime": "application/pdf", "name": "a.pdf", "data": base64.StdEncoding.EncodeToString(pdf)}})
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/api/send", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Equal(t, http.StatusAccepted, code)
 
 	doc := got.Message.GetDocumentMessage()
 	require.NotNil(t, doc)
@@ -69,9 +61,9 @@ func TestMediaRoundTrip(t *testing.T) {
 	require.Len(t, msgs, 2)
 	require.Equal(t, "document", msgs[0].Media.Kind)
 	require.Equal(t, "voice", msgs[1].Media.Kind)
-	req, err = http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+msgs[1].Media.URL, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+msgs[1].Media.URL, nil)
 	require.NoError(t, err)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -22,6 +22,7 @@ import (
 	"github.com/wabot/wabot/internal/governance"
 	"github.com/wabot/wabot/internal/llm"
 	"github.com/wabot/wabot/internal/logging"
+	"github.com/wabot/wabot/internal/loopback"
 	"github.com/wabot/wabot/internal/payloadcodec"
 	"github.com/wabot/wabot/internal/secret"
 	"github.com/wabot/wabot/internal/store"
@@ -84,15 +85,7 @@ func (t Temporal) GzipRequests() bool {
 	case "none":
 		return false
 	}
-	host, _, err := net.SplitHostPort(t.Address)
-	if err != nil {
-		return true
-	}
-	if host == "localhost" {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
+	return !loopback.Addr(t.Address)
 }
 
 // Gateway is the transport-independent gateway behaviour.
@@ -129,9 +122,41 @@ type WhatsApp struct {
 type HTTP struct {
 	AdminAddr     string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9090"`     // health (and metrics)
 	LocalChatAddr string `env:"LOCALCHAT_ADDR" envDefault:"127.0.0.1:8080"` // local chat page (dev)
-	// Pprof serves net/http/pprof under /debug/pprof/ on the admin server
-	// (profiling; keep ADMIN_ADDR on loopback).
+	// LocalChatToken is the access token the chat page asks for once; it is
+	// required when LOCALCHAT_ADDR is not a loopback address.
+	LocalChatToken secret.String `env:"LOCALCHAT_TOKEN"`
+	// LocalChatRealNumbers lets the chat page send as any number while a real
+	// WhatsApp number is linked. Off, it sends only as numbers starting with 0,
+	// which no real number does, so it never acts as a real person (their
+	// role, memory, export or wipe).
+	LocalChatRealNumbers bool `env:"LOCALCHAT_REAL_NUMBERS" envDefault:"false"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin server;
+	// refused unless ADMIN_ADDR is a loopback address.
 	Pprof bool `env:"ADMIN_PPROF" envDefault:"false"`
+}
+
+// minLocalChatToken is the shortest LOCALCHAT_TOKEN accepted.
+const minLocalChatToken = 16
+
+// Validate reports addresses that are not host:port, a chat page or a
+// profiler exposed beyond this machine without protection, and a short token.
+func (h HTTP) Validate() []error {
+	var errs []error
+	for name, addr := range map[string]string{"ADMIN_ADDR": h.AdminAddr, "LOCALCHAT_ADDR": h.LocalChatAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
+		}
+	}
+	if tok := h.LocalChatToken.Reveal(); tok != "" && len(tok) < minLocalChatToken {
+		errs = append(errs, fmt.Errorf("LOCALCHAT_TOKEN: shorter than %d characters", minLocalChatToken))
+	}
+	if !loopback.Addr(h.LocalChatAddr) && !h.LocalChatToken.IsSet() {
+		errs = append(errs, fmt.Errorf("LOCALCHAT_ADDR: %q is reachable from other machines; set LOCALCHAT_TOKEN (at least %d characters) or listen on 127.0.0.1", h.LocalChatAddr, minLocalChatToken))
+	}
+	if h.Pprof && !loopback.Addr(h.AdminAddr) {
+		errs = append(errs, fmt.Errorf("ADMIN_PPROF: the profiler may only be served on a loopback ADMIN_ADDR, not %q", h.AdminAddr))
+	}
+	return errs
 }
 
 // Load parses environ ("KEY=value" pairs, as os.Environ returns) into a
@@ -179,11 +204,10 @@ func (c Config) validate() []error {
 	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS: %d is not between 1 and 1000", c.Database.MaxConns))
 	}
-	for name, addr := range map[string]string{"TEMPORAL_ADDRESS": c.Temporal.Address, "ADMIN_ADDR": c.HTTP.AdminAddr, "LOCALCHAT_ADDR": c.HTTP.LocalChatAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not host:port", name, addr))
-		}
+	if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
+		errs = append(errs, fmt.Errorf("TEMPORAL_ADDRESS: %q is not host:port", c.Temporal.Address))
 	}
+	errs = append(errs, c.HTTP.Validate()...)
 	if c.Temporal.Namespace == "" {
 		errs = append(errs, errors.New("TEMPORAL_NAMESPACE: must not be empty"))
 	}

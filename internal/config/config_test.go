@@ -150,3 +150,29 @@ func TestTemporalCompression(t *testing.T) {
 		require.Equal(t, c.gzip, cfg.Temporal.GzipRequests(), "%s %s", c.addr, c.mode)
 	}
 }
+
+// The chat page and the profiler stay on this machine unless protected: a
+// non-loopback LOCALCHAT_ADDR needs LOCALCHAT_TOKEN, the profiler a loopback
+// ADMIN_ADDR. Every problem is named at once, the token never echoed.
+func TestExposedLocalSurfacesAreRefused(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load([]string{"LOCALCHAT_ADDR=0.0.0.0:8080", "ADMIN_ADDR=:9090", "ADMIN_PPROF=true"})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "LOCALCHAT_ADDR")
+	require.Contains(t, err.Error(), "LOCALCHAT_TOKEN")
+	require.Contains(t, err.Error(), "ADMIN_PPROF")
+	require.Contains(t, err.Error(), "2 problems")
+
+	_, err = config.Load([]string{"LOCALCHAT_ADDR=192.168.1.20:8080", "LOCALCHAT_TOKEN=short-secret"})
+	require.ErrorContains(t, err, "LOCALCHAT_TOKEN: shorter than 16 characters")
+	require.NotContains(t, err.Error(), "short-secret")
+
+	for _, ok := range [][]string{
+		{"LOCALCHAT_ADDR=0.0.0.0:8080", "LOCALCHAT_TOKEN=0123456789abcdef"},
+		{"LOCALCHAT_ADDR=localhost:8080", "ADMIN_ADDR=[::1]:9090", "ADMIN_PPROF=true"},
+		{"ADMIN_ADDR=0.0.0.0:9090"}, // health probes from outside, no profiler
+	} {
+		_, err := config.Load(ok)
+		require.NoError(t, err, ok)
+	}
+}

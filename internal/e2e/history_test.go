@@ -40,7 +40,7 @@ func TestRecordHistories(t *testing.T) {
 	// A media message: an image with a caption (fetch on the gateway queue, vision on the AI queue).
 	const mediaUser = "4915100000010"
 	h.sendMedia(mediaUser, "E2EHIST000003", "what is this?",
-		&localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testImage(t, "png")})
+		&localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testkit.Image(t, "png")})
 	mediaID := h.messageWorkflowID(mediaUser, "E2EHIST000003")
 
 	// The compliance workflows: an /export (its message run and the export),

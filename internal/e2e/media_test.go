@@ -2,6 +2,10 @@ package e2e_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/wabot/wabot/gateway/localchat"
 	"github.com/wabot/wabot/internal/errcode"
 	"github.com/wabot/wabot/internal/openaifake"
+	"github.com/wabot/wabot/internal/testkit"
 )
 
 // waitMedia bounds one media message's run (OCR, ffmpeg and the race detector are slow).
@@ -58,11 +63,32 @@ func TestVoiceNoteInAnotherFormatIsConverted(t *testing.T) {
 	h := setup(t, options{inProcessWorker: true})
 	const user = "4915100000102"
 	// An AMR-like type the API does not take: ffmpeg converts it to Ogg/Opus.
-	res := h.sendMedia(user, "E2EVOICEAMR01", "", &localchat.Attachment{Kind: localchat.KindAudio, Mime: "audio/x-unknown", Data: voiceNote(t, "hello there")})
+	in := voiceNote(t, "hello there")
+	res := h.sendMedia(user, "E2EVOICEAMR01", "", &localchat.Attachment{Kind: localchat.KindAudio, Mime: "audio/x-unknown", Data: in})
 	require.Empty(t, res.Code)
 	tr := h.requests("/v1/audio/transcriptions")
 	require.Len(t, tr, 1)
 	require.Equal(t, "voice.ogg", tr[0].FileName)
+	// What the API received is Ogg/Opus by its content (ffprobe), converted,
+	// not the input renamed.
+	require.False(t, bytes.Equal(in, tr[0].File), "the upload is the input unconverted")
+	requireTool(t, "ffprobe")
+	path := filepath.Join(t.TempDir(), "upload")
+	require.NoError(t, os.WriteFile(path, tr[0].File, 0o600))
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=format_name:stream=codec_name", "-of", "json", path).CombinedOutput()
+	require.NoError(t, err, "ffprobe cannot decode the upload: %s", out)
+	var probe struct {
+		Streams []struct {
+			CodecName string `json:"codec_name"`
+		} `json:"streams"`
+		Format struct {
+			FormatName string `json:"format_name"`
+		} `json:"format"`
+	}
+	require.NoError(t, json.Unmarshal(out, &probe), string(out))
+	require.Equal(t, "ogg", probe.Format.FormatName, string(out))
+	require.Len(t, probe.Streams, 1, string(out))
+	require.Equal(t, "opus", probe.Streams[0].CodecName, string(out))
 	h.requireTempEmpty()
 }
 
@@ -114,7 +140,7 @@ func TestImageWithCaptionGoesToVision(t *testing.T) {
 	t.Parallel()
 	h := setup(t, options{inProcessWorker: true})
 	const user = "4915100000104"
-	jpg := testImage(t, "jpeg")
+	jpg := testkit.Image(t, "jpeg")
 	res := h.sendMedia(user, "E2EIMG0000001", "what colours are in this picture?", &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/jpeg", Data: jpg})
 	require.Empty(t, res.Code)
 	chats := h.chatRequests()
@@ -126,7 +152,7 @@ func TestImageWithCaptionGoesToVision(t *testing.T) {
 	require.Equal(t, len(jpg), last.Images[0].Size)
 	require.Contains(t, h.sentTo(user)[0].Text, "[image: image/jpeg")
 
-	png := testImage(t, "png")
+	png := testkit.Image(t, "png")
 	res = h.sendMedia(user, "E2EIMG0000002", "", &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: png})
 	require.Empty(t, res.Code)
 	last = h.chatRequests()[1].Chat.Messages[len(h.chatRequests()[1].Chat.Messages)-1]
@@ -165,7 +191,7 @@ func TestDocumentQuestionIsAnsweredFromItsText(t *testing.T) {
 	t.Parallel()
 	h := setup(t, options{inProcessWorker: true})
 	const user = "4915100000106"
-	doc := textPDF(12, append(filler, "The secret launch code is PELICAN42.", "Nothing else matters here.")...)
+	doc := testkit.TextPDF(12, append(filler, "The secret launch code is PELICAN42.", "Nothing else matters here.")...)
 	res := h.sendMedia(user, "E2EPDF0000001", "", &localchat.Attachment{Kind: localchat.KindDocument, Mime: "application/pdf", FileName: "report.pdf", Data: doc})
 	require.Empty(t, res.Code)
 	require.Contains(t, h.sentTo(user)[0].Text, "Got your document")
@@ -254,7 +280,7 @@ func TestBadMediaGetsItsCodeAndReply(t *testing.T) {
 		{name: "transcription refused", user: "4915100000213", code: errcode.LLMRejected, fault: &openaifake.Fault{Refuse: true},
 			attach: &localchat.Attachment{Kind: localchat.KindVoice, Mime: "audio/ogg; codecs=opus", Data: voiceNote(t, "hi")}},
 		{name: "vision refused", user: "4915100000216", code: errcode.LLMRefused, fault: &openaifake.Fault{Refuse: true},
-			attach: &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testImage(t, "png")}},
+			attach: &localchat.Attachment{Kind: localchat.KindImage, Mime: "image/png", Data: testkit.Image(t, "png")}},
 		{name: "askfile without a document", user: "4915100000214", code: "",
 			event: &waE2E.Message{Conversation: proto.String("/askfile anything?")}},
 		{name: "voice without argument", user: "4915100000215", code: errcode.InvalidArgument,

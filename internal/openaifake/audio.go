@@ -57,7 +57,7 @@ func (h *Handler) transcribe(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	rec.FileName, rec.FileSize = hdr.Filename, len(data)
+	rec.FileName, rec.FileSize, rec.File = hdr.Filename, len(data), data
 	switch {
 	case rec.Model == "":
 		h.record(r, rec)

@@ -237,6 +237,7 @@ type Request struct {
 	// FileName and FileSize describe a transcription upload.
 	FileName string
 	FileSize int
+	File     []byte // the uploaded bytes
 }
 
 // Requests returns the requests received so far, oldest first.

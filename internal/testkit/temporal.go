@@ -126,39 +126,74 @@ func moduleRoot() (string, error) {
 // startTemporal starts `wabot-dev temporal` on a free block of ports. The
 // server dies with this process (Pdeathsig), so nothing outlives the tests.
 func startTemporal() (string, error) {
+	addr, _, _, err := runTemporal("--ui-port", "-1")
+	return addr, err
+}
+
+// TemporalWithUI starts a Temporal server of the test's own with its Web UI
+// (browser tests), the UI decoding payloads through codecEndpoint when it is
+// set. It returns the frontend address and the UI's base URL, and stops the
+// server at cleanup.
+func TemporalWithUI(t testing.TB, codecEndpoint string) (frontend, ui string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the embedded Temporal server; not in -short mode")
+	}
+	uiPort, err := freePortBlock(1)
+	if err != nil {
+		t.Fatalf("free port for the web UI: %v", err)
+	}
+	args := []string{"--ui-port", strconv.Itoa(uiPort)}
+	if codecEndpoint != "" {
+		args = append(args, "--codec-endpoint", codecEndpoint)
+	}
+	frontend, ui, cmd, err := runTemporal(args...)
+	if err != nil {
+		t.Fatalf("temporal with web UI: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	return frontend, ui
+}
+
+// runTemporal runs `wabot-dev temporal` with args on a free block of ports
+// and waits for its ready line.
+func runTemporal(args ...string) (frontend, ui string, cmd *exec.Cmd, err error) {
 	bin, err := binary("wabot-dev")
 	if err != nil {
-		return "", err
+		return "", "", nil, err
 	}
 	port, err := freePortBlock(5)
 	if err != nil {
-		return "", err
+		return "", "", nil, err
 	}
-	cmd := exec.CommandContext(context.Background(), bin, "temporal", "--port", strconv.Itoa(port), "--ui-port", "-1")
+	cmd = exec.CommandContext(context.Background(), bin, append([]string{"temporal", "--port", strconv.Itoa(port)}, args...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return "", "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return "", "", nil, err
 	}
-	ready := make(chan string, 1)
+	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if f := strings.Fields(sc.Text()); len(f) >= 3 && f[0] == "temporal" && f[1] == "ready" {
-				ready <- f[2]
+				ready <- append(f, "")
 			}
 		}
 	}()
 	select {
-	case addr := <-ready:
-		return addr, nil
+	case f := <-ready:
+		return f[2], f[3], cmd, nil
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
-		return "", fmt.Errorf("wabot-dev temporal did not report ready within 60s")
+		return "", "", nil, fmt.Errorf("wabot-dev temporal did not report ready within 60s")
 	}
 }
 
