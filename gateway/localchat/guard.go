@@ -41,7 +41,7 @@ const (
 // Options configure the chat page's server.
 type Options struct {
 	Status Status
-	Logger *slog.Logger // nil: slog.Default()
+	Logger *slog.Logger // nil: nothing is logged
 	// Addr is the address the server listens on. On a loopback address only
 	// loopback Host headers are served (DNS rebinding).
 	Addr string
@@ -66,7 +66,7 @@ type guard struct {
 func newGuard(o Options) *guard {
 	g := &guard{logger: o.Logger, loopbackOnly: o.Addr == "" || loopback.Addr(o.Addr), session: rand.Text()}
 	if g.logger == nil {
-		g.logger = slog.Default()
+		g.logger = slog.New(slog.DiscardHandler)
 	}
 	if o.AccessToken.IsSet() {
 		g.accessToken = []byte(o.AccessToken.Reveal())

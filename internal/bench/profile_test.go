@@ -146,7 +146,7 @@ func (p *profiler) stop() (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("go tool pprof %s: %w", file, err)
 		}
-		fmt.Fprintf(&out, "%s (%s):\n\n```\n%s```\n\n", name, file, trimPprofHeader(string(top)))
+		fmt.Fprintf(&out, "%s (%s):\n\n```\n%s```\n\n", name, filepath.Base(file), trimPprofHeader(string(top)))
 	}
 	return out.String(), nil
 }
